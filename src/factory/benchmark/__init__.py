@@ -1,0 +1,1 @@
+"""The `benchmark` concern of factory."""

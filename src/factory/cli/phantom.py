@@ -1,0 +1,7 @@
+"""`factory phantom` command(s)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the `factory` app."""

@@ -1,0 +1,44 @@
+"""User-facing errors: one clear line that names the file, the field and the fix.
+
+Library code raises these; the CLI and the stage scripts print the message (no traceback
+unless `--debug`) and exit non-zero. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class FactoryError(Exception):
+    """A problem with the user's input or environment, explained in one line."""
+
+    exit_code = 2
+
+
+class ConfigError(FactoryError):
+    """params.yaml (or another config file) is malformed or fails validation."""
+
+
+class GateFailed(FactoryError):
+    """A quality, privacy or acceptance gate did not pass; the message is a table."""
+
+    exit_code = 1
+
+
+class OfflineError(FactoryError):
+    """Something must be downloaded (weights, a dataset) and the network is not there."""
+
+
+@contextmanager
+def reported_errors(debug: bool = False) -> Iterator[None]:
+    """Turn a FactoryError into a short message on stderr and its exit code."""
+    try:
+        yield
+    except FactoryError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

@@ -1,0 +1,1 @@
+"""The `gate` concern of factory."""

@@ -1,0 +1,1 @@
+"""The `ingest` concern of factory."""

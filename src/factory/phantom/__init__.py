@@ -1,0 +1,1 @@
+"""The `phantom` concern of factory."""

@@ -1,0 +1,1 @@
+"""The `sample` concern of factory."""
