@@ -8,8 +8,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 TRACKED_LIBRARIES = (
-    "factory", "torch", "torchvision", "diffusers", "accelerate", "timm", "torchmetrics",
-    "datasets", "huggingface-hub", "pydicom", "numpy", "scikit-learn", "dvc",
+    "factory",
+    "torch",
+    "torchvision",
+    "diffusers",
+    "accelerate",
+    "timm",
+    "torchmetrics",
+    "datasets",
+    "huggingface-hub",
+    "pydicom",
+    "numpy",
+    "scikit-learn",
+    "dvc",
 )
 
 
@@ -29,7 +40,10 @@ def git_dirty(cwd: str | Path = ".") -> bool | None:
     try:
         out = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     except (OSError, subprocess.CalledProcessError):
         return None

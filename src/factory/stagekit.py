@@ -23,7 +23,9 @@ def run_stage(
     parser = argparse.ArgumentParser(description=description)
     for name, help_text in paths.items():
         parser.add_argument(f"--{name}", required=True, help=help_text)
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: %(default)s)"
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
     with reported_errors(args.debug):

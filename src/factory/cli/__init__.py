@@ -40,9 +40,7 @@ def build_app() -> typer.Typer:
         version: bool = typer.Option(
             False, "--version", callback=_version, is_eager=True, help="Show the version."
         ),
-        debug: bool = typer.Option(
-            False, "--debug", help="Show full tracebacks for errors."
-        ),
+        debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
     ) -> None:
         """Synthetic mammography datasets with data versioning."""
 
