@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 
-import click
 import typer
 
 from factory import __version__
@@ -51,24 +50,23 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `factory` console script."""
+    """Entry point of the `factory` console script; returns the exit code.
+
+    Usage errors are typer's (exit 2); a FactoryError is printed as one line (exit 2, or
+    1 for a failed gate) unless `--debug` asks for the traceback.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
-    command = typer.main.get_command(build_app())
     try:
-        command.main(args=args, prog_name="factory", standalone_mode=False)
+        build_app()(args=args, prog_name="factory")
+    except SystemExit as exc:  # typer exits after every command, successful or not
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except FactoryError as exc:
-        if debug:
+        if "--debug" in args:
             raise
-        click.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
         return 130
     return 0
 
