@@ -1,0 +1,87 @@
+"""INbreast: `AllDICOMs/<FileName>_<patienthash>_MG_<L|R>_<CC|ML>_ANON.dcm` + `INbreast.csv`.
+
+The CSV (`;`-separated, CRLF) names images by `File Name`; its `Patient ID` reads
+`removed`, so the patient is the hash in the file name. `INbreast.xls` works too, and so
+do PNG conversions of the files (same stems, anywhere under the folder) when there are
+no DICOMs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from factory.errors import FactoryError
+from factory.ingest.records import (
+    Quarantined,
+    Scan,
+    SourceRecord,
+    normalise_laterality,
+    normalise_view,
+)
+from factory.ingest.sources.tables import files_under, read_table, rel
+
+NAME = re.compile(
+    r"^(?P<file>\d+)_(?P<patient>[0-9A-Za-z]+)_MG_(?P<side>[LR])_(?P<view>[A-Z]+)_ANON$"
+)
+COLUMNS = ("Laterality", "View", "File Name", "Bi-Rads")
+
+
+def find_label_file(root: Path, csv: str | None) -> Path:
+    if csv is not None:
+        return root / csv
+    for name in ("INbreast.csv", "INbreast.xls", "INbreast.xlsx"):
+        if (root / name).exists():
+            return root / name
+    raise FactoryError(
+        f"{root}: no INbreast.csv or INbreast.xls here; point --path at the INbreast "
+        "release folder (the one holding AllDICOMs/ and INbreast.csv)"
+    )
+
+
+def normalise_birads(value: str) -> str:
+    """'4A', '4a ', '2.0' -> '4a', '2'; '' stays ''."""
+    text = value.strip().lower()
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
+
+
+def _image_files(root: Path) -> list[Path]:
+    dicoms = [p for p in files_under(root / "AllDICOMs", (".dcm",)) if NAME.match(p.stem)]
+    if dicoms:
+        return dicoms
+    return [p for p in files_under(root, (".png",)) if NAME.match(p.stem)]
+
+
+def scan(root: Path, csv: str | None) -> Scan:
+    table = read_table(find_label_file(root, csv), sep=";", required=COLUMNS)
+    table = table[table["File Name"] != ""]
+    rows = {row["File Name"].removesuffix(".0"): row for _, row in table.iterrows()}
+    out = Scan()
+    seen: set[str] = set()
+    for path in _image_files(root):
+        m = NAME.match(path.stem)
+        assert m is not None  # filtered above
+        file_name = m["file"]
+        row = rows.get(file_name)
+        if row is None:
+            out.quarantined.append(Quarantined(rel(path, root), "not_in_csv"))
+            continue
+        seen.add(file_name)
+        birads = normalise_birads(row["Bi-Rads"])
+        out.records.append(
+            SourceRecord(
+                file=path,
+                rel=rel(path, root),
+                patient=m["patient"],
+                source_label=birads or None,
+                view=normalise_view(row["View"] or ("MLO" if m["view"] == "ML" else m["view"])),
+                laterality=normalise_laterality(row["Laterality"]) or m["side"],
+            )
+        )
+    for file_name in sorted(set(rows) - seen):
+        out.quarantined.append(
+            Quarantined(f"AllDICOMs/{file_name}_*.dcm", "missing_file", "INbreast.csv row")
+        )
+    return out
