@@ -1,0 +1,183 @@
+"""The package stage: gate-accepted samples -> a versioned set in the Hub's dataset-repo layout.
+
+    <out>/data/train-00000-of-0000N.parquet   the images and provenance columns
+    <out>/README.md                           the dataset card
+    <out>/lineage.json                        the audit trail (see factory.package.lineage)
+
+The folder is built under a temporary name and swapped into place only when complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from factory.errors import FactoryError, GateFailed
+from factory.generator import META_FILE, read_generator_meta
+from factory.io import atomic_dir, atomic_write_json, atomic_write_text, read_json, sha256_file
+from factory.manifest import read_manifest
+from factory.package import lineage as lin
+from factory.package.card import render_card
+from factory.package.config import PackageConfig
+from factory.package.dataset import (
+    SPLIT,
+    build_dataset,
+    check_labels,
+    features,
+    read_accepted,
+    write_shards,
+)
+from factory.provenance import environment, git_commit, git_dirty
+
+# params.yaml sections recorded in lineage.json: those of this stage and of its upstream.
+RECORDED_SECTIONS = ("common", "phantom", "ingest", "train", "sample", "gate", "package")
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where the upstream stages left what the package stage reads."""
+
+    gate_dir: Path
+    samples_dir: Path
+    train_dir: Path
+    manifest: Path
+    dvc_lock: Path
+
+    @property
+    def stage_configs(self) -> dict[str, Path]:
+        return {
+            "ingest": self.manifest.parent / "config.json",
+            "train": self.train_dir / "config.json",
+            "sample": self.samples_dir / "config.json",
+            "gate": self.gate_dir / "config.json",
+        }
+
+    @property
+    def hashed_files(self) -> list[Path]:
+        return [
+            self.gate_dir / "accepted.parquet",
+            self.gate_dir / "metrics.json",
+            self.samples_dir / "metadata.parquet",
+            self.train_dir / "model" / META_FILE,
+            self.train_dir / "lineage.json",
+            self.manifest,
+            self.manifest.parent / "metrics.json",
+        ]
+
+
+def _optional_json(path: Path) -> Any:
+    if not path.exists():
+        return None
+    try:
+        return read_json(path)
+    except ValueError as exc:
+        raise FactoryError(f"{path}: not valid JSON ({exc}); re-run its stage") from None
+
+
+def read_gate(gate_dir: Path) -> dict[str, Any]:
+    """The gate verdict and metrics; packaging a failed set is refused."""
+    path = gate_dir / "metrics.json"
+    metrics = _optional_json(path)
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("passed"), bool):
+        raise FactoryError(f"{path}: missing or has no boolean 'passed'; run `dvc repro gate`")
+    if not metrics["passed"]:
+        raise GateFailed(f"{path}: the gate did not pass; fix the model or thresholds first")
+    return {"passed": True, "metrics": metrics, "sha256": sha256_file(path)}
+
+
+def model_section(train_dir: Path, classes: tuple[str, ...]) -> dict[str, Any]:
+    """The model link: weights hash, training steps, training manifest, params, commit."""
+    meta = read_generator_meta(train_dir / "model")
+    if tuple(meta.classes) != tuple(classes):
+        raise FactoryError(
+            f"{train_dir / 'model' / META_FILE}: model classes {list(meta.classes)} differ from "
+            f"common.classes {list(classes)}; retrain or fix params.yaml"
+        )
+    training = _optional_json(train_dir / "lineage.json")
+    return {
+        "model_hash": meta.model_hash,
+        "train_steps": meta.train_steps,
+        "manifest_sha256": meta.manifest_sha256,
+        "image_size": meta.image_size,
+        "classes": list(meta.classes),
+        "split": lin.find_key(training, "split", "split_used", "train_split") or "train",
+        "git_commit": lin.find_key(training, "git_commit", "commit"),
+        "params": _optional_json(train_dir / "config.json"),
+        "training": training,
+    }
+
+
+def build_lineage(
+    config: PackageConfig,
+    classes: tuple[str, ...],
+    inputs: Inputs,
+    accepted: Any,
+    shards: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    project_dir: Path,
+) -> dict[str, Any]:
+    """Everything lineage.json records, checked for source identifiers."""
+    manifest = read_manifest(inputs.manifest)
+    manifest_sha = sha256_file(inputs.manifest)
+    model = model_section(inputs.train_dir, classes)
+    per_class = {c: int((accepted["label"] == i).sum()) for i, c in enumerate(classes)}
+    lineage = {
+        "schema": lin.SCHEMA,
+        "set": {
+            "name": config.name,
+            "version": config.version,
+            "pretty_name": config.pretty_name,
+            "license": config.license,
+            "split": SPLIT,
+            "classes": list(classes),
+            "image_size": model["image_size"],
+            "rows": len(accepted),
+            "per_class": per_class,
+        },
+        "shards": shards,
+        "gate": read_gate(inputs.gate_dir),
+        "memorization": lin.memorization(accepted),
+        "sampler": lin.sampler_summary(accepted),
+        "model": model,
+        "source": lin.source_identity(manifest, manifest_sha),
+        "ingest_metrics": lin.numbers_only(_optional_json(inputs.manifest.parent / "metrics.json")),
+        "params_as_run": {
+            stage: _optional_json(path) for stage, path in inputs.stage_configs.items()
+        },
+        "params": dict(params),
+        "dvc_lock": lin.read_dvc_lock(inputs.dvc_lock),
+        "inputs": {str(p): (sha256_file(p) if p.exists() else None) for p in inputs.hashed_files},
+        "checks": lin.consistency_checks(accepted, model, manifest_sha),
+        "package": {
+            "git_commit": git_commit(project_dir),
+            "git_dirty": git_dirty(project_dir),
+            "environment": environment(),
+        },
+    }
+    lin.assert_no_identifiers(lineage, manifest)
+    return lineage
+
+
+def package_set(
+    config: PackageConfig,
+    classes: tuple[str, ...],
+    inputs: Inputs,
+    out_dir: str | Path,
+    params: Mapping[str, Any],
+    project_dir: str | Path = ".",
+) -> dict[str, Any]:
+    """Write the set under `out_dir` (atomically) and return its lineage."""
+    read_gate(inputs.gate_dir)  # refuse early, before any image is read
+    accepted = read_accepted(inputs.gate_dir / "accepted.parquet")
+    check_labels(accepted, classes, str(inputs.gate_dir / "accepted.parquet"))
+    ds = build_dataset(accepted, inputs.samples_dir, classes)
+    with atomic_dir(out_dir) as tmp:
+        shards = write_shards(ds, tmp, config.rows_per_shard)
+        lineage = build_lineage(
+            config, classes, inputs, accepted, shards, params, Path(project_dir)
+        )
+        atomic_write_json(tmp / lin.LINEAGE_FILE, lineage)
+        atomic_write_text(tmp / "README.md", render_card(lineage, features(classes)))
+    return lineage

@@ -1,0 +1,174 @@
+"""Fake upstream outputs in the real on-disk layouts the package stage reads.
+
+`make_upstream(root, manifest)` writes, beside an ingest manifest made by the shared
+`tiny_manifest` fixture, what train, sample and gate would leave: the generator's
+factory_model.json and lineage.json, 16-bit sample PNGs and metadata.parquet, the gate's
+metrics.json and accepted.parquet, each stage's config.json, and a dvc.lock.
+A DICOM file name is planted in the ingest metrics, as a quarantine report would hold it,
+so tests can check it never reaches lineage.json.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from factory.generator import META_FILE, GeneratorMeta
+from factory.io import png16_bytes, sha256_file
+from factory.manifest import read_manifest
+from factory.package.build import RECORDED_SECTIONS, Inputs, package_set
+
+CLASSES = ("normal", "abnormal")
+SECRET_SOURCE_FILE = "AllDICOMs/22678787_secretpatient_MG_L_CC_ANON.dcm"
+MODEL_HASH = "a" * 64
+
+
+@dataclass(frozen=True)
+class Upstream:
+    root: Path
+    inputs: Inputs
+    images: dict[str, np.ndarray]  # image_id -> the 16-bit pixels written
+
+
+def _write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2))
+
+
+def make_upstream(
+    root: Path,
+    manifest: Path,
+    *,
+    per_class: int = 3,
+    size: int = 16,
+    passed: bool = True,
+    seed: int = 0,
+) -> Upstream:
+    out = root / "outputs"
+    manifest_sha = sha256_file(manifest)
+    real = read_manifest(manifest)
+    _write_json(
+        manifest.parent / "metrics.json",
+        {"images": len(real), "quarantined": 1, "quarantine": [{"file": SECRET_SOURCE_FILE}]},
+    )
+    _write_json(manifest.parent / "config.json", {"ingest": {"source": "inbreast", "workers": 2}})
+
+    train = out / "train"
+    meta = GeneratorMeta(
+        classes=CLASSES,
+        image_size=size,
+        null_class=len(CLASSES),
+        train_steps=120,
+        manifest_sha256=manifest_sha,
+        model_hash=MODEL_HASH,
+    )
+    _write_json(train / "model" / META_FILE, meta.model_dump(mode="json"))
+    train_rows = real[real["split"] == "train"]
+    _write_json(
+        train / "lineage.json",
+        {
+            "manifest_sha256": manifest_sha,
+            "split": "train",
+            "counts": train_rows["label"].value_counts().to_dict(),
+            "git_commit": "0123456789abcdef",
+            "steps": 120,
+        },
+    )
+    _write_json(train / "config.json", {"train": {"steps": 120, "batch_size": 4}})
+
+    rng = np.random.default_rng(seed)
+    sample = out / "sample"
+    rows, images = [], {}
+    for label, name in enumerate(CLASSES):
+        for k in range(per_class):
+            image_id = f"syn-{name}-{k:04d}"
+            pixels = rng.integers(0, 65536, (size, size), dtype=np.uint16)
+            rel = f"images/{name}/{image_id}.png"
+            (sample / rel).parent.mkdir(parents=True, exist_ok=True)
+            (sample / rel).write_bytes(png16_bytes(pixels))
+            images[image_id] = pixels
+            rows.append(
+                {
+                    "image_id": image_id,
+                    "label": label,
+                    "class_name": name,
+                    "seed": 1000 + 10 * label + k,
+                    "scheduler": "dpmsolver++",
+                    "steps": 25,
+                    "guidance": 1.5,
+                    "model_hash": MODEL_HASH,
+                    "path": rel,
+                }
+            )
+    meta_df = pd.DataFrame(rows)
+    meta_df.to_parquet(sample / "metadata.parquet", index=False)
+    _write_json(sample / "config.json", {"sample": {"per_class": per_class, "steps": 25}})
+
+    gate = out / "gate"
+    gate.mkdir(parents=True, exist_ok=True)
+    accepted = meta_df.assign(
+        nearest_real_ncc=rng.uniform(0.2, 0.6, len(meta_df)),
+        nearest_real_feature_distance=rng.uniform(1.0, 3.0, len(meta_df)),
+    )
+    # Shuffle the rows: the package must not depend on the gate's row order.
+    accepted.sample(frac=1.0, random_state=1).to_parquet(gate / "accepted.parquet", index=False)
+    _write_json(
+        gate / "metrics.json",
+        {
+            "passed": passed,
+            "checks": [
+                {"name": "frd", "value": 12.5, "threshold": 40.0, "passed": True},
+                {"name": "coverage", "value": 0.71, "threshold": 0.5, "passed": True},
+                {"name": "memorization_ncc_max", "value": 0.6, "threshold": 0.95, "passed": passed},
+            ],
+        },
+    )
+    _write_json(gate / "config.json", {"gate": {"memorization_percentile": 1.0}})
+
+    lock = {
+        "schema": "2.0",
+        "stages": {
+            name: {
+                "cmd": f"python stages/{name}.py",
+                "deps": [{"path": f"stages/{name}.py", "hash": "md5", "md5": "1" * 32, "size": 10}],
+                "outs": [
+                    {
+                        "path": f"outputs/{name}",
+                        "hash": "md5",
+                        "md5": "2" * 32 + ".dir",
+                        "size": 100,
+                        "nfiles": 3,
+                    }
+                ],
+            }
+            for name in ("ingest", "train", "sample", "gate")
+        },
+    }
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock))
+    inputs = Inputs(gate, sample, train, manifest, root / "dvc.lock")
+    return Upstream(root, inputs, images)
+
+
+def package(upstream: Upstream, params, out: Path) -> dict:
+    """Run the package library on fake upstream outputs."""
+    return package_set(
+        params.package,
+        params.common.classes,
+        upstream.inputs,
+        out,
+        params.resolved(*RECORDED_SECTIONS),
+        project_dir=upstream.root,
+    )
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    """Run a command; fail the test with its output when it fails."""
+    out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    assert out.returncode == 0, f"{cmd}: {out.stdout}\n{out.stderr}"
+    return out.stdout
