@@ -10,8 +10,10 @@ so tests can check it never reaches lineage.json.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,20 @@ from factory.manifest import read_manifest
 from factory.package.build import RECORDED_SECTIONS, Inputs, package_set
 
 CLASSES = ("normal", "abnormal")
+
+
+def _root_conftest():
+    """tests/conftest.py loaded by path (its helpers, not its fixtures), for module fixtures."""
+    path = Path(__file__).parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("factory_tests_root_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_tiny_manifest(root: Path) -> Path:
+    """The shared tiny ingest manifest (see tests/conftest.py), for module-scoped fixtures."""
+    return _root_conftest().make_tiny_manifest(root)
 SECRET_SOURCE_FILE = "AllDICOMs/22678787_secretpatient_MG_L_CC_ANON.dcm"
 MODEL_HASH = "a" * 64
 
@@ -172,3 +188,50 @@ def run(cmd: list[str], cwd: Path) -> str:
     out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     assert out.returncode == 0, f"{cmd}: {out.stdout}\n{out.stderr}"
     return out.stdout
+
+
+ACCEPTED = {
+    "accepted": True,
+    "metric": "roc_auc",
+    "scenario": 500,
+    "gain": 0.031,
+    "min_gain": 0.0,
+    "ci95": [0.004, 0.058],
+    "protocol": "leakage-safe",
+    "table": [
+        {"scenario": 0, "roc_auc": 0.80, "accuracy": 0.75},
+        {"scenario": 500, "roc_auc": 0.83, "accuracy": 0.78},
+    ],
+    "seeds": 3,
+}
+
+
+def dvc(*args: str, cwd: Path) -> str:
+    return run([sys.executable, "-m", "dvc", *args], cwd)
+
+
+def git(*args: str, cwd: Path) -> str:
+    return run(["git", *args], cwd)
+
+
+def make_project(root: Path, params) -> Path:
+    """A clean git + DVC clone holding a packaged set (DVC-tracked) and a benchmark verdict.
+
+    Returns the set folder.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    git("init", "-q", "-b", "main", cwd=root)
+    git("config", "user.email", "test@example.com", cwd=root)
+    git("config", "user.name", "test", cwd=root)
+    (root / ".gitignore").write_text("outputs/\n")
+    dvc("init", "-q", cwd=root)
+    manifest = make_tiny_manifest(root / "outputs" / "ingest")
+    up = make_upstream(root, manifest)
+    set_dir = root / "datasets" / "synthetic" / params.package.name
+    package(up, params, set_dir)
+    _write_json(root / "outputs" / "benchmark" / "acceptance.json", ACCEPTED)
+    (root / "dvc.lock").unlink()  # the fake lock is not a real pipeline's
+    dvc("add", "-q", str(set_dir.relative_to(root)), cwd=root)
+    git("add", ".", cwd=root)
+    git("commit", "-q", "-m", "packaged set", cwd=root)
+    return set_dir

@@ -121,7 +121,7 @@ def test_wrong_classes_are_refused(upstream, tmp_path):
     from factory.config import params_from_dict
 
     other = params_from_dict({"common": {"classes": ["benign", "malignant"]}})
-    with pytest.raises(FactoryError, match="common.classes"):
+    with pytest.raises(FactoryError, match=r"common\.classes"):
         package(upstream, other, tmp_path / "set")
 
 

@@ -197,8 +197,8 @@ project's quality and privacy gate. **No real image is in this set.**
   {model.get("train_steps")} training steps, trained on the `{model.get("split") or "train"}`
   split of the manifest `{src["manifest_sha256"]}`.
 - Sampler: {", ".join(sampler["schedulers"])}, {sampler["steps"]} steps, guidance
-  {sampler["guidance"]}, one seed per image (seeds {sampler["seeds"]["min"]}..{sampler["seeds"]["max"]},
-  column `seed`).
+  {sampler["guidance"]}, one seed per image (column `seed`, from
+  {sampler["seeds"]["min"]} to {sampler["seeds"]["max"]}).
 - Source data (patients / images per split; identities are never recorded):
 
 {markdown_table(["split", "patients", "images"], split_rows)}

@@ -244,7 +244,8 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     if "image" in chain:
         im, sm = chain["image"], chain["sampler"]
         lines += [
-            f"image {im['image_id']} ({im['label']}) sha256 {_short(im['sha256'])} in {im['shard']}",
+            f"image {im['image_id']} ({im['label']}) sha256 {_short(im['sha256'])} "
+            f"in {im['shard']}",
             f"  nearest real: ncc {im['nearest_real_ncc']:.4f}, "
             f"feature distance {im['nearest_real_feature_distance']:.4f}",
             f"<- sampler {sm['scheduler']}, {sm['steps']} steps, guidance {sm['guidance']}, "
