@@ -126,7 +126,7 @@ def write_inbreast(
             view_code = "ML" if view == "MLO" else view
             name = f"{number}_{phash}_MG_{side}_{view_code}_ANON.dcm"
             seed = number
-            pixels = breast_pixels(side=side, seed=seed, text=text, dense=0.4 + 0.1 * p_index % 5)
+            pixels = breast_pixels(side=side, seed=seed, text=text, dense=0.4 + 0.1 * (p_index % 5))
             write_dicom(root / "AllDICOMs" / name, pixels, laterality=side, view=view)
             rows.append(f"removed;55;{side};{view};201101;{number};2;{birads}")
     rows += list(extra_rows)

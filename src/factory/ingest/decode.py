@@ -108,6 +108,18 @@ def _read_dataset(path: Path):  # -> pydicom.Dataset
         raise DecodeProblem("unreadable", f"{type(exc).__name__}: {exc}") from None
 
 
+def looks_truncated(ds) -> bool:
+    """True when the file ended early: nothing after the file meta, or the last element
+    holds fewer bytes than its declared length (pydicom reads such files silently)."""
+    if len(ds) == 0:
+        return True
+    raw = ds.get_item(next(reversed(ds.keys())))  # raw: not yet converted
+    length, value = getattr(raw, "length", None), getattr(raw, "value", None)
+    if length in (None, 0xFFFFFFFF) or not isinstance(value, bytes):
+        return False
+    return len(value) < length
+
+
 def _check_decoder(ds) -> None:
     from pydicom.pixels import get_decoder
 
@@ -223,6 +235,8 @@ def _tag_laterality(ds) -> str | None:
 def decode_dicom(path: Path) -> Decoded:
     """Read one DICOM file into display-ready pixels; raises DecodeProblem."""
     ds = _read_dataset(path)
+    if looks_truncated(ds):
+        raise DecodeProblem("unreadable", "the file is truncated")
     if "PixelData" not in ds and "FloatPixelData" not in ds:
         raise DecodeProblem("no_pixel_data", "the file has no (7FE0,0010) Pixel Data")
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()

@@ -46,9 +46,8 @@ def assign_groups(
     for patient in order:
         counts = per_patient[patient]
         with np.errstate(divide="ignore", invalid="ignore"):
-            relative = np.where(target > 0, (target - filled) / target, -np.inf)
-        score = (relative * counts[None, :]).sum(axis=1, where=counts[None, :] > 0)
-        score = np.where(open_parts, score, -np.inf)
+            relative = np.where(target > 0, (target - filled) / target, 0.0)
+        score = np.where(open_parts, (relative * counts[None, :]).sum(axis=1), -np.inf)
         part = int(np.argmax(score))  # ties: the first (largest-by-position) part
         assignment[patient] = part
         filled[part] += counts
