@@ -115,6 +115,10 @@ def _fmt(v: Any) -> str:
     return str(v).replace("|", "\\|")
 
 
+def _join(values: Sequence[Any]) -> str:
+    return ", ".join(_fmt(v) for v in values)
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
@@ -196,8 +200,8 @@ project's quality and privacy gate. **No real image is in this set.**
 - Model: class-conditional DDPM, weights hash `{model.get("model_hash")}`,
   {model.get("train_steps")} training steps, trained on the `{model.get("split") or "train"}`
   split of the manifest `{src["manifest_sha256"]}`.
-- Sampler: {", ".join(sampler["schedulers"])}, {sampler["steps"]} steps, guidance
-  {sampler["guidance"]}, one seed per image (column `seed`, from
+- Sampler: {", ".join(sampler["schedulers"])}, {_join(sampler["steps"])} steps, guidance
+  {_join(sampler["guidance"])}, one seed per image (column `seed`, from
   {sampler["seeds"]["min"]} to {sampler["seeds"]["max"]}).
 - Source data (patients / images per split; identities are never recorded):
 
