@@ -41,6 +41,8 @@ def _root_conftest():
 def make_tiny_manifest(root: Path) -> Path:
     """The shared tiny ingest manifest (see tests/conftest.py), for module-scoped fixtures."""
     return _root_conftest().make_tiny_manifest(root)
+
+
 SECRET_SOURCE_FILE = "AllDICOMs/22678787_secretpatient_MG_L_CC_ANON.dcm"
 MODEL_HASH = "a" * 64
 

@@ -1,4 +1,7 @@
-"""publish / pull with the real huggingface_hub client against the local test Hub server."""
+"""publish / pull with the real huggingface_hub client against the local test Hub server.
+
+Each publish runs `git status` and `dvc status` in a real clone, so these take seconds.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from huggingface_hub import DatasetCard
 from hubserver import HubServer
+from huggingface_hub import DatasetCard
 from package_fakes import dvc, git, make_project
 
 from factory.config import params_from_dict
@@ -18,6 +21,7 @@ from factory.io import sha256_file
 from factory.package.hub import Hub, download_set, load_set, publish
 
 REPO = "factory-org/phantom-demo"
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,7 @@ def shard_paths(folder: Path) -> list[str]:
 
 
 def test_publish_then_pull_by_tag_is_byte_identical(project, hub, tmp_path):
-    root, set_dir = project
+    _, set_dir = project
     plan = do_publish(project, hub)
     repo = hub.state.repos[REPO]
     assert repo.private and set(repo.tags) == {"v0.1.0"}
@@ -71,9 +75,7 @@ def test_publish_then_pull_by_tag_is_byte_identical(project, hub, tmp_path):
     assert len(ds) == 6 and ds.features["label"].names == ["normal", "abnormal"]
 
     hub.stop()  # the Hub goes away: the cached version still pulls, offline
-    again = download_set(
-        REPO, "v0.1.0", hub_for(hub), cache_dir=tmp_path / "cache", offline=True
-    )
+    again = download_set(REPO, "v0.1.0", hub_for(hub), cache_dir=tmp_path / "cache", offline=True)
     assert sha256_file(again / shard_paths(set_dir)[0]) == sha256_file(
         set_dir / shard_paths(set_dir)[0]
     )
@@ -124,7 +126,7 @@ def test_unreachable_hub_after_retries(project):
         port = s.getsockname()[1]
     dead = Hub(endpoint=f"http://127.0.0.1:{port}", token="t", retries=2, backoff=0.0)
     acc = root / "outputs" / "benchmark" / "acceptance.json"
-    with pytest.raises(FactoryError, match="cannot reach the Hub .* after 2 attempts"):
+    with pytest.raises(FactoryError, match=r"cannot reach the Hub .* after 2 attempts"):
         publish(set_dir, REPO, dead, acceptance_path=acc, project_dir=root)
 
 
@@ -141,9 +143,7 @@ def test_benchmark_verdict_blocks_unless_forced_with_reason(project, hub, tmp_pa
         publish(set_dir, REPO, hub_for(hub), acceptance_path=rejected, force=True, **kw)
     assert REPO not in hub.state.repos
     reason = "demo set for the tutorial, not for training"
-    publish(
-        set_dir, REPO, hub_for(hub), acceptance_path=rejected, force=True, reason=reason, **kw
-    )
+    publish(set_dir, REPO, hub_for(hub), acceptance_path=rejected, force=True, reason=reason, **kw)
     card = hub.state.repos[REPO].commits[hub.state.repos[REPO].tags["v0.1.0"]]["README.md"]
     assert reason in card.decode() and "not accepted" in card.decode()
 
@@ -151,9 +151,10 @@ def test_benchmark_verdict_blocks_unless_forced_with_reason(project, hub, tmp_pa
 def test_failed_gate_and_version_mismatch_refused(project, hub, tmp_path):
     root, set_dir = project
     acc = root / "outputs" / "benchmark" / "acceptance.json"
-    with pytest.raises(FactoryError, match="packaged as v0.1.0"):
-        publish(set_dir, REPO, hub_for(hub), version="v0.2.0", acceptance_path=acc,
-                project_dir=root)
+    with pytest.raises(FactoryError, match=r"packaged as v0\.1\.0"):
+        publish(
+            set_dir, REPO, hub_for(hub), version="v0.2.0", acceptance_path=acc, project_dir=root
+        )
     failed = tmp_path / "failed"
     shutil.copytree(set_dir, failed)
     lineage = json.loads((failed / "lineage.json").read_text())
