@@ -1,13 +1,139 @@
-"""Config of the `train` stage."""
+"""Config of the `train` stage: the generator's architecture, noise schedule and training.
+
+Defaults are the paper-scale values (a 256 px UNet with the widths of diffusers' DDPM 256
+models, trained on one GPU or more); the demo profile in params.yaml shrinks them to
+minutes on 2 CPU cores. Imports only pydantic and the standard library (no torch).
+"""
+
+from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from factory.config import Section
 
+# Fields that define the network and its noise schedule: a checkpoint trained with other
+# values cannot be resumed (see factory.train.checkpoint).
+MODEL_FIELDS = (
+    "block_out_channels",
+    "layers_per_block",
+    "attention_resolutions",
+    "mid_attention",
+    "attention_head_dim",
+    "norm_num_groups",
+    "dropout",
+    "num_train_timesteps",
+    "beta_schedule",
+    "prediction_type",
+)
+
 
 class TrainConfig(Section):
-    steps: int = Field(1000, ge=1)
-    batch_size: int = Field(16, ge=1)
-    class_weighting: Literal["sampler", "loss", "none"] = "sampler"
+    """Everything the `train` stage needs besides `common` (seed, classes, image size)."""
+
+    # -- launch ---------------------------------------------------------------------------
+    processes: int = Field(
+        1,
+        ge=1,
+        description="Processes (GPUs, or CPU workers with gloo) the stage is launched with; "
+        "dvc.yaml passes it to torchrun. Read by the launcher, checked by the library.",
+    )
+    # -- network: diffusers UNet2DModel ---------------------------------------------------
+    block_out_channels: tuple[int, ...] = Field(
+        (128, 128, 256, 256, 512, 512),
+        min_length=1,
+        description="Channel width of each UNet level; each level halves the resolution.",
+    )
+    layers_per_block: int = Field(2, ge=1, le=8, description="ResNet blocks per UNet level.")
+    attention_resolutions: tuple[int, ...] = Field(
+        (16,),
+        description="Feature-map sides (px) whose UNet levels get self-attention (SDPA).",
+    )
+    mid_attention: bool = Field(True, description="Self-attention in the UNet's middle block.")
+    attention_head_dim: int = Field(8, ge=1, description="Channels per attention head.")
+    norm_num_groups: int = Field(32, ge=1, description="GroupNorm groups; divides every width.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout inside ResNet blocks.")
+    # -- diffusion ------------------------------------------------------------------------
+    num_train_timesteps: int = Field(1000, ge=10, description="DDPM noise steps.")
+    beta_schedule: Literal["linear", "scaled_linear", "squaredcos_cap_v2"] = Field(
+        "linear", description="DDPMScheduler beta schedule."
+    )
+    prediction_type: Literal["epsilon", "v_prediction"] = Field(
+        "epsilon", description="What the UNet predicts: the noise or the velocity."
+    )
+    label_dropout: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Probability a label is replaced by the null class (classifier-free "
+        "guidance); the guidance scale is the sample stage's.",
+    )
+    class_weighting: Literal["sampler", "loss", "none"] = Field(
+        "sampler",
+        description="Balance classes by sampling (with replacement), by weighting the loss, "
+        "or not at all; weights are scikit-learn's compute_class_weight('balanced').",
+    )
+    # -- optimisation ---------------------------------------------------------------------
+    steps: int = Field(20000, ge=1, description="Optimizer steps in total.")
+    batch_size: int = Field(16, ge=1, description="Images per process per micro-batch.")
+    gradient_accumulation: int = Field(1, ge=1, description="Micro-batches per optimizer step.")
+    learning_rate: float = Field(1e-4, gt=0.0, le=1.0, description="Peak AdamW learning rate.")
+    adam_beta1: float = Field(0.95, ge=0.0, lt=1.0, description="AdamW beta1.")
+    adam_beta2: float = Field(0.999, ge=0.0, lt=1.0, description="AdamW beta2.")
+    weight_decay: float = Field(1e-6, ge=0.0, description="AdamW weight decay.")
+    lr_schedule: Literal["constant", "constant_with_warmup", "linear", "cosine"] = Field(
+        "cosine", description="diffusers.optimization.get_scheduler name."
+    )
+    warmup_steps: int = Field(500, ge=0, description="Linear learning-rate warmup steps.")
+    max_grad_norm: float = Field(1.0, ge=0.0, description="Gradient clipping norm; 0 = off.")
+    ema_max_decay: float = Field(0.9999, ge=0.0, le=1.0, description="EMA decay ceiling.")
+    ema_power: float = Field(
+        0.75, gt=0.0, le=1.0, description="EMA warmup power (decay = 1 - (1 + step)^-power)."
+    )
+    # -- speed ----------------------------------------------------------------------------
+    mixed_precision: Literal["no", "fp16", "bf16"] = Field(
+        "no", description="Autocast precision (fp16 needs a CUDA GPU; bf16 works on CPU)."
+    )
+    channels_last: bool = Field(True, description="NHWC memory format for convolutions.")
+    compile: bool = Field(False, description="torch.compile the UNet (slow first steps).")
+    workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
+    in_memory_max_mb: int = Field(
+        4096,
+        ge=0,
+        description="Decode the training images once into memory (uint16) up to this size; "
+        "stream them from disk beyond it.",
+    )
+    # -- outputs --------------------------------------------------------------------------
+    log_every: int = Field(10, ge=1, description="Steps per logged loss/lr/images-per-s point.")
+    checkpoint_every: int = Field(1000, ge=1, description="Steps between checkpoints.")
+    keep_checkpoints: int = Field(2, ge=1, description="Checkpoints kept (newest first).")
+    resume: bool = Field(
+        True,
+        description="Resume from the newest complete checkpoint; false deletes the old "
+        "checkpoints and starts over.",
+    )
+    preview_every: int = Field(
+        5000, ge=0, description="Steps between preview grids; 0 = only the final one."
+    )
+    preview_per_class: int = Field(4, ge=1, le=64, description="Preview images per class.")
+    preview_steps: int = Field(25, ge=1, le=1000, description="DPM-Solver++ steps per preview.")
+    preview_guidance: float = Field(
+        1.0, ge=0.0, description="Classifier-free guidance scale of the previews."
+    )
+
+    @model_validator(mode="after")
+    def _widths_fit_groups(self) -> TrainConfig:
+        bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
+        if bad:
+            raise ValueError(
+                f"block_out_channels {list(self.block_out_channels)} must all be multiples "
+                f"of norm_num_groups={self.norm_num_groups} (GroupNorm); {bad} are not"
+            )
+        return self
+
+    def model_signature(self, classes: tuple[str, ...], image_size: int) -> dict:
+        """The settings that fix the network's shape and noise schedule, as plain data."""
+        fields = {name: getattr(self, name) for name in MODEL_FIELDS}
+        fields = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
+        return {"classes": list(classes), "image_size": image_size, **fields}
