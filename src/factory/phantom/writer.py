@@ -1,0 +1,121 @@
+"""`write_layout`: the one entry point that writes a phantom set in a public layout.
+
+The set is built in a staging folder and swapped into place only when complete
+(`factory.io.atomic_dir`), so a crash leaves the previous set or none. Beside the images it
+writes `phantom_truth.json`, the ground truth each file was made from. That file is a test
+aid (a reader of real data never has it, so ingest must not use it); it holds no real PHI,
+only the fake values the DICOM headers carry, so PHI-scanning tests know what to look for.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from factory.errors import FactoryError
+from factory.io import atomic_dir, atomic_write_json, read_json
+from factory.phantom.cohort import BIRADS_COUNTS, draw_cohort
+from factory.phantom.jobs import run_jobs
+from factory.phantom.layouts import inbreast
+
+TRUTH_FILE = "phantom_truth.json"
+MIN_HEIGHT, MAX_HEIGHT = 64, 4084
+
+PLANNERS = {
+    "inbreast": inbreast.plan,
+}
+
+
+def _check_inputs(kind: str, out: Path, patients: int, height: int, options: dict) -> None:
+    if kind not in PLANNERS:
+        raise FactoryError(
+            f"unknown phantom layout {kind!r}: expected one of {', '.join(PLANNERS)}"
+        )
+    if isinstance(patients, bool) or not isinstance(patients, int) or patients < 1:
+        raise FactoryError(f"phantom patients = {patients!r}: expected a whole number >= 1")
+    if (
+        isinstance(height, bool)
+        or not isinstance(height, int)
+        or not MIN_HEIGHT <= height <= MAX_HEIGHT
+    ):
+        raise FactoryError(
+            f"phantom height = {height!r}: expected a whole number of pixels from {MIN_HEIGHT} "
+            f"to {MAX_HEIGHT}"
+        )
+    known = [
+        p
+        for p in inspect.signature(PLANNERS[kind]).parameters
+        if p not in ("cohort", "seed", "height")
+    ]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise FactoryError(
+            f"phantom layout {kind!r} has no option {unknown[0]!r}; its options: "
+            f"{', '.join(known) or 'none'}"
+        )
+    if out.exists() and not out.is_dir():
+        raise FactoryError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not is_phantom_set(out):
+        raise FactoryError(
+            f"{out}: folder holds other files (not a phantom set); choose an empty or new --out "
+            "folder, nothing was written"
+        )
+
+
+def is_phantom_set(folder: Path) -> bool:
+    """True when `folder` was written by `write_layout` (so replacing it loses nothing)."""
+    try:
+        return read_json(folder / TRUTH_FILE).get("written_by") == "factory.phantom"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_layout(
+    kind: str = "inbreast",
+    out: Path | str = "datasets/phantom",
+    *,
+    patients: int,
+    seed: int,
+    height: int,
+    workers: int = 1,
+    progress: bool = True,
+    **options: object,
+) -> Path:
+    """Write a synthetic mammography set in the on-disk layout of public dataset `kind`.
+
+    kind: inbreast, rsna, cbis-ddsm, vindr, mias or folder. `height` is the image height
+    in pixels (64..4084); `options` are the layout's own (inbreast: png, dicom; folder:
+    label). The same (kind, patients, seed, height, options) give byte-identical files,
+    whatever `workers`. Returns `out`; the truth per file is in `out/phantom_truth.json`.
+    """
+    out = Path(out)
+    _check_inputs(kind, out, patients, height, options)
+    cohort = draw_cohort(seed, patients)
+    plan = PLANNERS[kind](cohort, seed=seed, height=height, **options)
+    with atomic_dir(out) as staging:
+        records = run_jobs(
+            plan.jobs, staging, workers=workers, progress=progress, desc=f"phantom {kind}"
+        )
+        plan.finish(staging, records)
+        atomic_write_json(
+            staging / TRUTH_FILE,
+            {
+                "about": "Ground truth of a SYNTHETIC phantom set, a test aid: what each file "
+                "was made from. Real datasets have no such file; readers must not use it. "
+                "The PHI values are fake.",
+                "written_by": "factory.phantom",
+                "layout": kind,
+                "seed": seed,
+                "patients": patients,
+                "height": height,
+                "options": options,
+                "birads_proportions": {k: round(v / 410, 4) for k, v in BIRADS_COUNTS.items()},
+                "images": records,
+            },
+        )
+    return out
+
+
+def read_truth(folder: Path | str) -> list[dict]:
+    """The per-image truth records of a phantom set (for tests)."""
+    return read_json(Path(folder) / TRUTH_FILE)["images"]
