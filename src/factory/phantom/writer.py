@@ -15,15 +15,22 @@ from pathlib import Path
 from factory.errors import FactoryError
 from factory.io import atomic_dir, atomic_write_json, read_json
 from factory.phantom.cohort import BIRADS_COUNTS, draw_cohort
+from factory.phantom.config import LAYOUTS
 from factory.phantom.jobs import run_jobs
-from factory.phantom.layouts import inbreast
+from factory.phantom.layouts import cbis, folder, inbreast, mias, rsna, vindr
 
 TRUTH_FILE = "phantom_truth.json"
 MIN_HEIGHT, MAX_HEIGHT = 64, 4084
 
 PLANNERS = {
     "inbreast": inbreast.plan,
+    "rsna": rsna.plan,
+    "cbis-ddsm": cbis.plan,
+    "vindr": vindr.plan,
+    "mias": mias.plan,
+    "folder": folder.plan,
 }
+assert tuple(PLANNERS) == LAYOUTS
 
 
 def _check_inputs(kind: str, out: Path, patients: int, height: int, options: dict) -> None:
