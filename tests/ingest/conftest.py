@@ -143,6 +143,119 @@ def small_inbreast_patients(n: int = 12) -> list[tuple[str, list[tuple[str, str,
     return out
 
 
+def _png(path: Path, pixels12: np.ndarray, bits: int = 16) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scaled = pixels12.astype(np.float64) / 4095
+    if bits == 8:
+        Image.fromarray(np.rint(scaled * 255).astype(np.uint8)).save(path)
+    else:
+        Image.fromarray(np.rint(scaled * 65535).astype(np.uint16)).save(path)
+    return path
+
+
+def write_rsna(root: Path, n: int = 8) -> Path:
+    """train.csv + train_images/<patient>/<image>.dcm; MONOCHROME1 on odd patients."""
+    rows = [
+        "site_id,patient_id,image_id,laterality,view,age,cancer,biopsy,invasive,BIRADS,"
+        "implant,density,machine_id,difficult_negative_case"
+    ]
+    for p in range(n):
+        patient = 10000 + p
+        for k, (side, view) in enumerate((("L", "CC"), ("L", "MLO"), ("R", "CC"))):
+            image = 500000 + 10 * p + k
+            stored = breast_pixels(side=side, seed=image)
+            mono1 = p % 2 == 1
+            if mono1:
+                stored = 4095 - stored
+            write_dicom(
+                root / "train_images" / str(patient) / f"{image}.dcm",
+                stored,
+                photometric="MONOCHROME1" if mono1 else "MONOCHROME2",
+                laterality=None,
+                view=None,
+                WindowCenter=[2048, 1800],
+                WindowWidth=[4096, 3000],
+                VOILUTFunction="SIGMOID" if p % 3 == 0 else "LINEAR",
+            )
+            cancer = int(p % 2 == 1 and side == "L")
+            rows.append(f"2,{patient},{image},{side},{view},61,{cancer},0,0,,0,B,49,False")
+    (root / "train.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def write_vindr(root: Path, n: int = 8) -> Path:
+    rows = [
+        "study_id,series_id,image_id,laterality,view_position,height,width,breast_birads,"
+        "breast_density,split"
+    ]
+    for p in range(n):
+        study = f"{p:032x}"
+        for k, (side, view) in enumerate((("L", "CC"), ("R", "MLO"))):
+            image = f"{p:016x}{k:016x}"
+            write_dicom(
+                root / "images" / study / f"{image}.dicom",
+                breast_pixels(side=side, seed=p * 10 + k),
+                laterality=side,
+                view=view,
+            )
+            birads = 1 if p % 2 == 0 else 4
+            rows.append(
+                f"{study},s{p},{image},{side},{view},96,72,BI-RADS {birads},DENSITY C,training"
+            )
+    (root / "breast-level_annotations.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def write_mias(root: Path, pairs: int = 8) -> Path:
+    """mdbNNN.pgm (8-bit) + a quirky Info.txt: several rows, no coordinates, notes."""
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for n in range(1, 2 * pairs + 1):
+        ref = f"mdb{n:03d}"
+        side = "L" if n % 2 == 0 else "R"
+        pixels = breast_pixels(96, 96, side=side, seed=n, bits=8)
+        Image.fromarray(pixels.astype(np.uint8)).save(root / f"{ref}.pgm")
+        pair = (n + 1) // 2
+        if pair % 2 == 1:
+            lines.append(f"{ref} F NORM ")
+        elif n % 4 == 0:
+            lines.append(f"{ref} G CIRC B 535 425 197")
+            lines.append(f"{ref} G CIRC M 300 200 30 *NOTE 3*")
+        else:
+            lines.append(f"{ref} D CALC B")  # no coordinates
+    (root / "Info.txt").write_text("\n".join(lines))  # no final newline
+    return root
+
+
+def write_folder(root: Path, n: int = 8) -> Path:
+    """labels.csv with path,label,patient_id,view,laterality over PNG, TIFF and DICOM."""
+    from PIL import Image
+
+    rows = ["path,label,patient_id,view,laterality"]
+    for p in range(n):
+        for k, side in enumerate("LR"):
+            pixels = breast_pixels(side=side, seed=100 * p + k)
+            kind = (p + k) % 3
+            if kind == 0:
+                rel = f"png/{p}_{k}.png"
+                _png(root / rel, pixels)
+            elif kind == 1:
+                rel = f"tiff/{p}_{k}.tif"
+                (root / "tiff").mkdir(parents=True, exist_ok=True)
+                Image.fromarray(pixels.astype(np.uint16) * 16).save(root / rel)
+            else:
+                rel = f"dicom/{p}_{k}.dcm"
+                write_dicom(root / rel, pixels, laterality=side)
+            label = "abnormal" if p % 2 else "normal"
+            rows.append(f"{rel},{label},hospital-{p},CC,{side}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
 @pytest.fixture
 def common() -> CommonConfig:
     return CommonConfig(seed=0, classes=("normal", "abnormal"), image_size=32)
@@ -170,4 +283,9 @@ def kit() -> SimpleNamespace:
         voi_lut_item=voi_lut_item,
         write_inbreast=write_inbreast,
         small_inbreast_patients=small_inbreast_patients,
+        write_rsna=write_rsna,
+        write_vindr=write_vindr,
+        write_mias=write_mias,
+        write_folder=write_folder,
+        png=_png,
     )
