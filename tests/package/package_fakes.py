@@ -67,6 +67,7 @@ def make_upstream(
     size: int = 16,
     passed: bool = True,
     seed: int = 0,
+    write_lock: bool = True,
 ) -> Upstream:
     out = root / "outputs"
     manifest_sha = sha256_file(manifest)
@@ -168,7 +169,8 @@ def make_upstream(
             for name in ("ingest", "train", "sample", "gate")
         },
     }
-    (root / "dvc.lock").write_text(yaml.safe_dump(lock))
+    if write_lock:
+        (root / "dvc.lock").write_text(yaml.safe_dump(lock))
     inputs = Inputs(gate, sample, train, manifest, root / "dvc.lock")
     return Upstream(root, inputs, images)
 
