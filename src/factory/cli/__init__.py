@@ -15,7 +15,16 @@ from factory import __version__
 from factory.errors import FactoryError
 
 # Modules that add commands, in the order they appear in `factory --help`.
-COMMAND_MODULES = ("phantom", "ingest", "train", "sample", "gate", "package", "benchmark")
+COMMAND_MODULES = (
+    "phantom",
+    "ingest",
+    "train",
+    "sample",
+    "gate",
+    "package",
+    "benchmark",
+    "profile",
+)
 
 
 def _version(value: bool) -> None:
