@@ -1,7 +1,7 @@
 """DVC stage `sample`: draw the synthetic set from the trained generator.
 
 python stages/sample.py --model outputs/train/model --out outputs/sample
-accelerate launch --num_processes N stages/sample.py ...   (shards the images)
+torchrun --standalone --nproc_per_node N stages/sample.py ...   (shards the images)
 """
 
 from factory.sample.run import sample_set, save_sample_config

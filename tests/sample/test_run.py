@@ -25,7 +25,10 @@ class FakeProcess:
 
     process_index: int = 0
     num_processes: int = 1
-    device: torch.device = torch.device("cpu")
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
 
     @property
     def is_main_process(self) -> bool:

@@ -55,9 +55,12 @@ def test_schedulers_use_the_training_schedule():
         assert s.config.num_train_timesteps == 500
         assert s.config.beta_schedule == "squaredcos_cap_v2"
         assert s.config.prediction_type == "v_prediction"
-    assert build_scheduler("dpmsolver++", train.config, prediction_type="epsilon").config[
-        "algorithm_type"
-    ] == "dpmsolver++"
+    assert (
+        build_scheduler("dpmsolver++", train.config, prediction_type="epsilon").config[
+            "algorithm_type"
+        ]
+        == "dpmsolver++"
+    )
 
 
 @pytest.mark.parametrize("name", SCHEDULERS)

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from factory.errors import ConfigError
-
 
 def _overridden(section, **overrides):
     """The sample section with the command-line values that were given, validated."""
@@ -45,7 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Draw a synthetic set: 16-bit PNGs, metadata.parquet and preview grids.
 
-        Resumes a stopped run in the same --out folder. Run it under `accelerate launch`
+        Resumes a stopped run in the same --out folder. Run it under torchrun or `accelerate launch`
         to shard the images over processes.
         """
         from factory.config import load_params
@@ -59,8 +57,6 @@ def register(app: typer.Typer) -> None:
             steps=steps,
             guidance_scale=guidance,
         )
-        if per_class is not None and per_class < 1:
-            raise ConfigError(f"--per-class {per_class}: ask for at least 1 image per class")
         summary = sample_set(
             model,
             out,

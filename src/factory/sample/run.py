@@ -255,6 +255,14 @@ def finalize(out_dir: Path, plan: list[PlannedImage], cfg: SampleConfig) -> None
     write_metadata(out_dir, metadata_frame([records[p.image_id] for p in plan]))
 
 
+def make_accelerator() -> Any:
+    """An Accelerator on CUDA when present, else on CPU; under torchrun/accelerate launch
+    `cpu=True` is what makes accelerate build a gloo process group on CPU."""
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=not torch.cuda.is_available())
+
+
 def sample_set(
     model_dir: str | Path,
     out_dir: str | Path,
@@ -268,13 +276,10 @@ def sample_set(
 ) -> SampleSummary:
     """Draw the set `cfg` describes from the model in `model_dir` into `out_dir`.
 
-    Run in every process of an `accelerate launch` (or alone); each draws its shard and the
+    Run in every process of a torchrun/accelerate launch (or alone); each draws its shard; the
     main process writes `metadata.parquet` once all images exist. Resumes a stopped run.
     """
-    if accelerator is None:
-        from accelerate import Accelerator
-
-        accelerator = Accelerator()
+    accelerator = accelerator if accelerator is not None else make_accelerator()
     start = time.perf_counter()
     out_dir = Path(out_dir)
     model = load_model(model_dir, classes, image_size, ema=cfg.ema)
