@@ -134,18 +134,42 @@ def make_upstream(
     accepted = meta_df.assign(
         nearest_real_ncc=rng.uniform(0.2, 0.6, len(meta_df)),
         nearest_real_feature_distance=rng.uniform(1.0, 3.0, len(meta_df)),
+        # The gate keeps which real image was nearest: real IDs that must not be packaged.
+        nearest_real_id=real["image_id"].iloc[0],
+        nearest_real_feature_id=real["image_id"].iloc[1],
     )
     # Shuffle the rows: the package must not depend on the gate's row order.
     accepted.sample(frac=1.0, random_state=1).to_parquet(gate / "accepted.parquet", index=False)
+    # The gate stage's metrics.json layout (see factory.gate.run.metrics_document).
     _write_json(
         gate / "metrics.json",
         {
             "passed": passed,
-            "checks": [
-                {"name": "frd", "value": 12.5, "threshold": 40.0, "passed": True},
-                {"name": "coverage", "value": 0.71, "threshold": 0.5, "passed": True},
-                {"name": "memorization_ncc_max", "value": 0.6, "threshold": 0.95, "passed": passed},
-            ],
+            "overall": {
+                "frd": 12.5,
+                "coverage": 0.71,
+                "memorized_fraction": 0.0,
+                "rejected_fraction": 0.1,
+                "fid": 80.0,
+            },
+            "thresholds": {
+                "max_frd": 40.0,
+                "min_coverage": 0.5,
+                "max_memorized_fraction": 0.0,
+                "max_rejected_fraction": 0.2,
+                "max_fid": None,
+            },
+            "memorization": {
+                "ncc": {
+                    "threshold": 0.93,
+                    "percentile": 1.0,
+                    "method": "val-train",
+                    "n_calibration": 12,
+                }
+            },
+            "failed": [] if passed else ["frd"],
+            "counts": {"samples": 7, "accepted": 6},
+            "seed": 0,
         },
     )
     _write_json(gate / "config.json", {"gate": {"memorization_percentile": 1.0}})

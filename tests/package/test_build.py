@@ -13,6 +13,8 @@ from package_fakes import SECRET_SOURCE_FILE, make_upstream, package
 import datasets
 from factory.errors import FactoryError, GateFailed
 from factory.manifest import read_manifest
+from factory.package.card import gate_rows
+from factory.package.dataset import read_rows
 from factory.package.lineage import NotASetError, read_lineage
 
 
@@ -74,12 +76,24 @@ def test_card_metadata_and_gate_table(packaged):
     assert meta["source_datasets"] == ["extended|tiny"]
     assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train-*"}]
     text = card.text
-    assert "| frd | 12.5 | 40 | yes |" in text
-    assert "| coverage | 0.71 | 0.5 | yes |" in text
+    assert "| frd | 12.5 | <= 40 | yes |" in text
+    assert "| coverage | 0.71 | >= 0.5 | yes |" in text
+    assert "| fid | 80 |  |  |" in text  # reported, not gated
+    assert "| ncc | 0.93 | val-train | 1 | 12 |" in text  # calibrated copy threshold
     assert "Pending" in text  # benchmark runs after package
     for cited in ("Sutjiadi", "Prodan", "Konz", "Naeem"):
         assert cited in text
     yaml.safe_load(card.content.split("---")[1])
+
+
+def test_gate_rows_of_other_layouts():
+    checks = {
+        "passed": True,
+        "checks": [{"name": "fid", "value": 3.0, "threshold": 9.0, "passed": True}],
+    }
+    assert gate_rows(checks) == [("fid", 3.0, 9.0, True)]
+    flat = {"passed": True, "fid": 3.0, "thresholds": {"fid": 9.0}, "note": "text"}
+    assert gate_rows(flat) == [("fid", 3.0, 9.0, None)]
 
 
 def test_lineage_links_and_no_source_identifiers(packaged, tiny_manifest):
@@ -96,7 +110,10 @@ def test_lineage_links_and_no_source_identifiers(packaged, tiny_manifest):
     assert lineage["params"]["package"]["name"] == "phantom-demo"
     assert all(c["ok"] for c in lineage["checks"])
     assert lineage["shards"][0]["sha256"]
+    rows = read_rows(out)
+    assert "nearest_real_id" not in rows.columns
     text = (out / "lineage.json").read_text() + (out / "README.md").read_text()
+    text += rows.to_json()
     for value in [*real["patient_id"], *real["image_id"], *real["path"], SECRET_SOURCE_FILE]:
         assert value not in text
 

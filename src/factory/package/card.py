@@ -76,9 +76,13 @@ def card_data(lineage: Mapping[str, Any], features: Any = None) -> Any:
 def gate_rows(metrics: Mapping[str, Any]) -> list[tuple[str, Any, Any, Any]]:
     """(check, value, threshold, passed) rows from the gate's metrics.json, whatever its shape.
 
-    Understands a `checks` list of dicts, a mapping of name -> {value, threshold, passed},
-    or flat scalar metrics with an optional `thresholds` mapping.
+    Understands the gate stage's layout (`overall` values, `thresholds` keyed max_<metric> /
+    min_<metric>, `failed` metric names), a `checks` list of dicts, a mapping of
+    name -> {value, threshold, passed}, or flat scalar metrics with a `thresholds` mapping.
     """
+    overall = metrics.get("overall")
+    if isinstance(overall, Mapping):
+        return _overall_rows(overall, metrics.get("thresholds") or {}, metrics.get("failed") or [])
     checks = metrics.get("checks")
     if isinstance(checks, Sequence) and not isinstance(checks, str):
         return [
@@ -100,6 +104,21 @@ def gate_rows(metrics: Mapping[str, Any]) -> list[tuple[str, Any, Any, Any]]:
             rows.append((name, value["value"], value.get("threshold"), value.get("passed")))
         elif isinstance(value, bool | int | float):
             rows.append((name, value, thresholds.get(name), None))
+    return rows
+
+
+def _overall_rows(
+    overall: Mapping[str, Any], thresholds: Mapping[str, Any], failed: Sequence[str]
+) -> list[tuple[str, Any, Any, Any]]:
+    rows = []
+    for metric, value in overall.items():
+        key = next((k for k in (f"max_{metric}", f"min_{metric}", metric) if k in thresholds), None)
+        threshold = thresholds.get(key) if key else None
+        bound = None
+        if threshold is not None:
+            bound = f"<= {_fmt(threshold)}" if key.startswith("max_") else f">= {_fmt(threshold)}"
+        passed = None if threshold is None else metric not in failed
+        rows.append((metric, value, bound, passed))
     return rows
 
 
@@ -130,6 +149,31 @@ def gate_section(gate: Mapping[str, Any]) -> str:
     verdict = "**passed**" if gate.get("passed") else "**FAILED**"
     table = markdown_table(["check", "value", "threshold", "passed"], rows) if rows else ""
     return f"## Quality and privacy gate\n\nThe gate {verdict}.\n\n{table}\n"
+
+
+def memorization_thresholds(metrics: Mapping[str, Any]) -> str:
+    """The gate's calibrated copy-detection thresholds and the share of samples it removed."""
+    calibrated = metrics.get("memorization")
+    overall = metrics.get("overall") or {}
+    lines = []
+    if isinstance(calibrated, Mapping) and calibrated:
+        rows = [
+            (name, t.get("threshold"), t.get("method"), t.get("percentile"), t.get("n_calibration"))
+            for name, t in calibrated.items()
+            if isinstance(t, Mapping)
+        ]
+        header = ["measure", "threshold", "method", "percentile", "calibration pairs"]
+        lines += ["", "Copy-detection thresholds calibrated by the gate:", ""]
+        lines += [markdown_table(header, rows)]
+    shares = [(k, overall[k]) for k in ("memorized_fraction", "rejected_fraction") if k in overall]
+    if shares:
+        lines += [
+            "",
+            "Share of sampled images "
+            + "; ".join(f"{k.replace('_fraction', '')}: {_fmt(v)}" for k, v in shares)
+            + ".",
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def benchmark_section(
@@ -225,7 +269,7 @@ Each accepted image was compared with every real training image. Nearest-real no
 cross-correlation: median {ncc["median"]:.4f}, max {ncc["max"]:.4f}. Nearest-real feature
 distance: min {dist["min"]:.4f}, median {dist["median"]:.4f}. Images too close to a real one
 were removed by the gate (per-image values are in the columns above).
-
+{memorization_thresholds(lineage["gate"].get("metrics", {}))}
 ## Intended use and limitations
 
 - For research on data augmentation, method development and teaching. **Not for clinical
