@@ -1,0 +1,292 @@
+"""The benchmark from inputs to verdict: checks, training runs, evaluation, report.
+
+`run_benchmark` is the one entry point (the DVC stage and `factory benchmark` call it).
+Everything that can be wrong with the inputs is checked before the first model trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factory.config import CommonConfig
+from factory.io import atomic_dir
+
+from . import scenarios as sc
+from .acceptance import decide
+from .config import BenchmarkConfig
+from .data import REAL, SYNTHETIC, Pool, load_pool
+from .leakage import LeakageError, assert_no_leakage, generator_patients
+from .metrics import (
+    bootstrap_metrics,
+    classification_metrics,
+    paired_difference,
+    patient_bootstrap,
+    summarise,
+)
+
+
+@dataclass
+class Plan:
+    """What will run: scenarios, their synthetic picks, and who the generator trained on."""
+
+    scenarios: list[sc.Scenario]
+    synthetic: dict[str, np.ndarray]
+    generator_patients: set[str] | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Run:
+    """One trained model's evaluation: predictions over the evaluated pool rows."""
+
+    config: str
+    scenario: str
+    seed_index: int
+    seed: int
+    split: str
+    evaluate: np.ndarray
+    prob: np.ndarray
+    train_size: dict[str, int]
+    curve: list[dict[str, float]]
+
+
+def config_label(backbone: str, size: int) -> str:
+    return f"{backbone}@{size}px"
+
+
+def run_seed(seed: int, index: int) -> int:
+    """The seed of repeat `index`, derived from the one project seed."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def plan(cfg: BenchmarkConfig, pool: Pool, seed: int) -> Plan:
+    """Check the inputs against the protocol and fix the scenarios' compositions."""
+    from .model import check_backbone
+
+    for name in cfg.backbones:
+        check_backbone(name)
+    rows = pool.rows
+    real = rows[rows["origin"] == REAL]
+    notes = []
+    gen = None
+    if cfg.protocol == "heldout":
+        sc.require_both_classes(
+            real.loc[real["split"] == "test", "y"].to_numpy(), pool.classes, "the test split"
+        )
+        sc.require_both_classes(
+            real.loc[real["split"] == "train", "y"].to_numpy(), pool.classes, "the train split"
+        )
+        gen = generator_patients(pool)  # fails when the lineage cannot prove who they were
+    else:
+        sc.require_both_classes(real["y"].to_numpy(), pool.classes, "the real images")
+        try:
+            gen = generator_patients(pool)
+        except LeakageError as exc:
+            notes.append(f"generator's training patients unknown: {exc}")
+    if cfg.protocol == "sutjiadi2025":
+        notes.append(
+            f"sutjiadi2025 protocol: {sc.SUTJIADI_NOTE}; the generator saw real test images; "
+            "comparison with the paper only, never used for acceptance"
+        )
+    if cfg.protocol == "prodan2023":
+        seen = len(set(real["patient_id"]) & (gen or set()))
+        notes.append(f"prodan2023 protocol: {sc.PRODAN_NOTE} ({seen} patients); comparison only")
+    scenarios = sc.scenarios(cfg)
+    order = sc.synthetic_order(rows, len(pool.classes), seed)
+    synthetic = {s.name: sc.pick_synthetic(order, s.synthetic, pool.classes) for s in scenarios}
+    return Plan(scenarios, synthetic, gen, notes)
+
+
+def guard(cfg: BenchmarkConfig, pool: Pool, split: sc.Split, gen: set[str] | None) -> None:
+    """The leakage guard on one split (heldout: everything; prodan2023: the classifier side)."""
+    if cfg.protocol == "sutjiadi2025":
+        return  # its test set holds synthetic images by design; labelled, never accepted
+    rows = pool.rows
+    synthetic_hashes = rows.loc[rows["origin"] == SYNTHETIC, "pixel_sha256"]
+    assert_no_leakage(
+        rows.loc[split.evaluate],
+        classifier_patients=rows.loc[split.train, "patient_id"],
+        generator_patients=(gen or set()) if cfg.protocol == "heldout" else (),
+        synthetic_pixel_hashes=synthetic_hashes,
+    )
+
+
+def _composition(rows: pd.DataFrame, idx: np.ndarray) -> dict[str, int]:
+    part = rows.loc[idx]
+    return {
+        "real": int((part["origin"] == REAL).sum()),
+        "synthetic": int((part["origin"] == SYNTHETIC).sum()),
+    }
+
+
+def train_all(
+    cfg: BenchmarkConfig,
+    pool: Pool,
+    the_plan: Plan,
+    seed: int,
+    main_scenario: str,
+    weights_files: dict[str, str] | None = None,
+) -> tuple[list[Run], Any]:
+    """Train and evaluate every (backbone, size, seed, scenario, split); also return the
+    main model (first backbone and size, main scenario, first seed, last split)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from .fit import fit, predict, runtime
+    from .model import create_classifier
+
+    rt = runtime(cfg)
+    rows = pool.rows
+    y = rows["y"].to_numpy()
+    splits = {
+        s.name: sc.protocol_splits(cfg, rows, s, the_plan.synthetic[s.name], seed)
+        for s in the_plan.scenarios
+    }
+    for found in splits.values():
+        for split in found:
+            guard(cfg, pool, split, the_plan.generator_patients)
+    total = len(cfg.backbones) * len(cfg.image_sizes) * cfg.seeds * sum(map(len, splits.values()))
+    runs, main_model = [], None
+    weights_files = weights_files or {}
+    with tqdm(total=total, desc="benchmark", unit="model") as bar:
+        for size in cfg.image_sizes:
+            x = pool.tensor(size)
+            for backbone in cfg.backbones:
+                label = config_label(backbone, size)
+                for i in range(cfg.seeds):
+                    s_i = run_seed(seed, i)
+                    for scen in the_plan.scenarios:
+                        for split in splits[scen.name]:
+                            bar.set_postfix_str(f"{label} {scen.name} seed {i} {split.name}")
+                            with torch.random.fork_rng(devices=[]):
+                                torch.manual_seed(s_i)
+                                model = create_classifier(
+                                    backbone,
+                                    pretrained=cfg.pretrained,
+                                    weights_file=weights_files.get(backbone),
+                                )
+                                g = torch.Generator().manual_seed(s_i)
+                                curve = fit(model, x, y, split.train, split.monitor, cfg, g, rt)
+                            prob = predict(model, x[split.evaluate], cfg.batch_size, rt)
+                            runs.append(
+                                Run(
+                                    label,
+                                    scen.name,
+                                    i,
+                                    s_i,
+                                    split.name,
+                                    split.evaluate,
+                                    prob,
+                                    _composition(rows, split.train),
+                                    curve,
+                                )
+                            )
+                            is_main = (
+                                backbone == cfg.backbones[0]
+                                and size == cfg.image_sizes[0]
+                                and scen.name == main_scenario
+                                and i == 0
+                            )
+                            if is_main:
+                                main_model = (model, split, x)
+                            bar.update(1)
+    return runs, main_model
+
+
+def collect(runs: list[Run], config: str, scenario: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Evaluated pool rows (sorted) and one probability vector per seed, aligned to them."""
+    chosen = [r for r in runs if r.config == config and r.scenario == scenario]
+    seeds = sorted({r.seed_index for r in chosen})
+    probs, idx = [], None
+    for s in seeds:
+        parts = [r for r in chosen if r.seed_index == s]
+        ev = np.concatenate([r.evaluate for r in parts])
+        pr = np.concatenate([r.prob for r in parts])
+        order = np.argsort(ev, kind="stable")
+        idx = ev[order]
+        probs.append(pr[order])
+    return idx, probs
+
+
+def evaluate(
+    cfg: BenchmarkConfig, pool: Pool, runs: list[Run], scenario_names: list[str], seed: int
+) -> dict[str, Any]:
+    """Per config and scenario: per-seed metrics, summaries with CIs, paired differences."""
+    rows = pool.rows
+    results: dict[str, Any] = {}
+    differences: dict[str, Any] = {}
+    per_seed_all: dict[str, Any] = {}
+    for config in dict.fromkeys(r.config for r in runs):
+        results[config], differences[config], per_seed_all[config] = {}, {}, {}
+        reps_of: dict[str, np.ndarray | None] = {}
+        for name in scenario_names:
+            idx, probs = collect(runs, config, name)
+            y = rows.loc[idx, "y"].to_numpy()
+            per_seed = [classification_metrics(y, p, cfg.threshold) for p in probs]
+            reps = None
+            if cfg.bootstrap:
+                w = patient_bootstrap(rows.loc[idx, "patient_id"].tolist(), cfg.bootstrap, seed)
+                reps = bootstrap_metrics(y, probs, w, cfg.threshold)
+            reps_of[name] = reps
+            per_seed_all[config][name] = per_seed
+            results[config][name] = summarise(per_seed, reps)
+            results[config][name]["n_images"] = len(idx)
+            results[config][name]["n_patients"] = int(rows.loc[idx, "patient_id"].nunique())
+        base = sc.BASELINE
+        for name in scenario_names:
+            if name == base:
+                continue
+            differences[config][name] = paired_difference(
+                per_seed_all[config][name], per_seed_all[config][base], reps_of[name], reps_of[base]
+            )
+    return {"results": results, "differences": differences, "per_seed": per_seed_all}
+
+
+def main_scenario_name(cfg: BenchmarkConfig) -> str:
+    return sc.scenario_name(cfg.acceptance.scenario)
+
+
+def run_benchmark(
+    cfg: BenchmarkConfig,
+    common: CommonConfig,
+    dataset_dir: str | Path,
+    manifest_path: str | Path,
+    out_dir: str | Path,
+) -> dict[str, Any]:
+    """Run the benchmark and write its outputs into `out_dir` (atomically); returns the verdict.
+
+    A rejection is a result, not an error: it is written to acceptance.json like an
+    acceptance, and `factory publish` refuses a rejected set.
+    """
+    from .model import pretrained_weights_file
+    from .report import write_report
+
+    pool = load_pool(dataset_dir, manifest_path, common.classes)
+    the_plan = plan(cfg, pool, common.seed)
+    weights = {b: pretrained_weights_file(b) for b in cfg.backbones} if cfg.pretrained else {}
+    main = main_scenario_name(cfg)
+    names = [s.name for s in the_plan.scenarios]
+    if main not in names:
+        main = names[-1]
+    runs, main_model = train_all(cfg, pool, the_plan, common.seed, main, weights)
+    summary = evaluate(cfg, pool, runs, names, common.seed)
+    main_config = config_label(cfg.backbones[0], cfg.image_sizes[0])
+    diff = summary["differences"][main_config].get(main, {}).get(cfg.acceptance.metric)
+    verdict = decide(cfg.acceptance, cfg.protocol, main, diff)
+    verdict |= {
+        "backbone": cfg.backbones[0],
+        "image_size": cfg.image_sizes[0],
+        "seeds": [run_seed(common.seed, i) for i in range(cfg.seeds)],
+        "test_patients": summary["results"][main_config][sc.BASELINE]["n_patients"],
+        "test_images": summary["results"][main_config][sc.BASELINE]["n_images"],
+        "baseline": summary["results"][main_config][sc.BASELINE].get(cfg.acceptance.metric),
+        "notes": the_plan.notes,
+    }
+    with atomic_dir(out_dir) as tmp:
+        write_report(tmp, cfg, common, pool, the_plan, runs, summary, verdict, main_model)
+    return verdict
