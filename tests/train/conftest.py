@@ -47,11 +47,17 @@ TINY = {
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _one_thread_fresh_accelerate():
+    """One torch thread; accelerate's process-wide state reset after each test (its
+    singleton refuses a second Accelerator with another mixed precision)."""
+    from accelerate.state import AcceleratorState, GradientState
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
 
 
 @pytest.fixture

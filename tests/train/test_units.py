@@ -110,9 +110,9 @@ def test_class_weights_match_scikit_learn() -> None:
 
 def test_image_size_mismatch_is_a_clear_error(tiny_manifest) -> None:
     rows = training_rows(read_manifest(tiny_manifest), CLASSES, "m")
-    with pytest.raises(FactoryError, match="32x32 px but common.image_size is 64"):
+    with pytest.raises(FactoryError, match=r"32x32 px but common\.image_size is 64"):
         TrainImages(rows, tiny_manifest.parent, CLASSES, 64, 100)
-    with pytest.raises(FactoryError, match="32x32 px but common.image_size is 64"):
+    with pytest.raises(FactoryError, match=r"32x32 px but common\.image_size is 64"):
         TrainImages(rows, tiny_manifest.parent, CLASSES, 64, 0)  # streamed
 
 
