@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from factory.generator import META_FILE, GeneratorMeta
-from factory.io import png16_bytes, sha256_file
+from factory.io import png16_bytes, sha256_bytes, sha256_file
 from factory.manifest import read_manifest
 from factory.package.build import RECORDED_SECTIONS, Inputs, package_set
 
@@ -110,7 +110,8 @@ def make_upstream(
             pixels = rng.integers(0, 65536, (size, size), dtype=np.uint16)
             rel = f"images/{name}/{image_id}.png"
             (sample / rel).parent.mkdir(parents=True, exist_ok=True)
-            (sample / rel).write_bytes(png16_bytes(pixels))
+            data = png16_bytes(pixels)
+            (sample / rel).write_bytes(data)
             images[image_id] = pixels
             rows.append(
                 {
@@ -123,6 +124,7 @@ def make_upstream(
                     "guidance": 1.5,
                     "model_hash": MODEL_HASH,
                     "path": rel,
+                    "sha256": sha256_bytes(data),
                 }
             )
     meta_df = pd.DataFrame(rows)

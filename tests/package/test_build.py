@@ -142,6 +142,13 @@ def test_wrong_classes_are_refused(upstream, tmp_path):
         package(upstream, other, tmp_path / "set")
 
 
+def test_sample_changed_after_gate_is_refused(upstream, params, tmp_path):
+    first = sorted(upstream.inputs.samples_dir.rglob("*.png"))[0]
+    first.write_bytes((sorted(upstream.inputs.samples_dir.rglob("*.png"))[1]).read_bytes())
+    with pytest.raises(FactoryError, match="changed after the gate"):
+        package(upstream, params, tmp_path / "set")
+
+
 def test_not_a_set(tmp_path):
     with pytest.raises(NotASetError, match="not a packaged set"):
         read_lineage(tmp_path)

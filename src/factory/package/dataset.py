@@ -107,11 +107,18 @@ def build_dataset(df: pd.DataFrame, samples_dir: str | Path, classes: tuple[str,
     import datasets
 
     samples_dir = Path(samples_dir)
+    recorded = df["sha256"] if "sha256" in df.columns else [None] * len(df)
     images, hashes = [], []
-    for rel in df["path"]:
+    for rel, expected in zip(df["path"], recorded, strict=True):
         data = _png16(samples_dir / rel)
+        digest = sha256_bytes(data)
+        if expected is not None and digest != expected:
+            raise FactoryError(
+                f"{samples_dir / rel}: bytes differ from the sha256 the sampler recorded; "
+                "the sample folder changed after the gate: re-run `dvc repro sample gate`"
+            )
         images.append({"bytes": data, "path": Path(rel).name})
-        hashes.append(sha256_bytes(data))
+        hashes.append(digest)
     columns: dict[str, list] = {"image": images, "label": [int(v) for v in df["label"]]}
     for name, dtype in PROVENANCE_COLUMNS:
         if name == "image_sha256":
