@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from factory.ingest import ingest
 from factory.ingest.config import IngestConfig
@@ -20,6 +21,7 @@ def run(src: Path, out: Path, common, source: str, key: bytes, **options) -> pd.
     return ingest(src, out, common=common, config=config, key=key, progress=False).manifest
 
 
+@pytest.mark.slow
 def test_phantom_inbreast_dicom_and_png(tmp_path: Path, common, kit) -> None:
     from factory.phantom import read_truth, write_layout
 
@@ -144,3 +146,30 @@ def test_folder(tmp_path: Path, common, kit) -> None:
     assert sorted(df["laterality"]) == ["L"] * 8 + ["R"] * 8
     metrics = read_json(tmp_path / "out" / "metrics.json")
     assert metrics["per_class"] == {"normal": 8, "abnormal": 8}
+
+
+def _expected_label(kind: str, truth: dict) -> str:
+    if kind == "rsna":
+        return "abnormal" if truth["cancer"] else "normal"
+    if kind == "cbis-ddsm":
+        return "abnormal" if truth["malignant"] else "normal"  # benign -> first class
+    return truth["label"]
+
+
+@pytest.mark.parametrize("kind", ["inbreast", "rsna", "cbis-ddsm", "vindr", "mias", "folder"])
+def test_every_phantom_layout_matches_its_truth(tmp_path: Path, common, kit, kind: str) -> None:
+    from factory.ingest.pseudonym import pseudonym
+    from factory.phantom import read_truth, write_layout
+
+    src = write_layout(kind, tmp_path / "src", patients=8, seed=3, height=128, progress=False)
+    truth = read_truth(src)
+    df = run(src, tmp_path / "out", common, kind, kit.KEY).set_index("image_id")
+    assert len(df) == len(truth)
+    patients: dict[str, str] = {}
+    for item in truth:
+        row = df.loc[pseudonym(kit.KEY, "img", kind, item["file"])]
+        assert row["label"] == _expected_label(kind, item), item["file"]
+        assert row["laterality"] == item["laterality"], item["file"]
+        assert row["view"] == item["view"], item["file"]
+        assert patients.setdefault(item["patient"], row["patient_id"]) == row["patient_id"]
+    assert len(set(patients.values())) == len(patients)  # distinct women stay distinct
