@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+from PIL import Image
 
 # Presentation values (0 = air, 1 = calcium); fat/gland contrast as on a processed FFDM.
 AIR = 0.03
 FAT = 0.30
 GLAND = 0.66
-MUSCLE = 0.52
+MUSCLE = 0.58
 SKIN = 0.05
 
 # Fraction of the breast that is fibroglandular, per ACR density class.
@@ -150,6 +151,32 @@ def power_law_noise(
     return field.astype(np.float32, copy=False)
 
 
+WORK_HEIGHT = 1024  # texture is made at most this tall, then resized (see `texture`)
+
+
+def texture(
+    shape: tuple[int, int],
+    beta: float,
+    rng: np.random.Generator,
+    *,
+    stretch: float = 1.0,
+    angle: float = 0.0,
+) -> np.ndarray:
+    """`power_law_noise` made at <= WORK_HEIGHT rows and resized bilinearly to `shape`.
+
+    Tissue structures have a physical size: made at full resolution, ridges of a 4084 px
+    image would be a pixel wide and vanish when viewed; made at a working size they keep
+    the look of the 512 px image, and full-size rendering stays fast.
+    """
+    h, w = shape
+    if h <= WORK_HEIGHT:
+        return power_law_noise(shape, beta, rng, stretch=stretch, angle=angle)
+    small = (WORK_HEIGHT, max(2, round(w * WORK_HEIGHT / h)))
+    field = power_law_noise(small, beta, rng, stretch=stretch, angle=angle)
+    resized = Image.fromarray(field).resize((w, h), Image.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
 def _smoothstep(t: np.ndarray) -> np.ndarray:
     t = np.clip(t, 0, 1)
     return t * t * (3 - 2 * t)
@@ -168,7 +195,7 @@ def render_breast(
 
     # Fibroglandular tissue: thresholded 1/f^3 noise, denser centrally, with a fat band
     # behind it at the chest wall and subcutaneous fat under the skin.
-    glands = power_law_noise((h, w), 3.0, rng, stretch=1.8, angle=geom.tilt)
+    glands = texture((h, w), 3.0, rng, stretch=1.8, angle=geom.tilt)
     envelope = np.clip(1 - rho / np.float32(0.86), 0, 1) ** np.float32(0.6)
     envelope *= 1 - np.float32(0.55) * np.exp(-((x / np.float32(0.14 * geom.ax)) ** 2))
     score = glands + np.float32(2.2) * envelope
@@ -179,10 +206,10 @@ def render_breast(
     del glands, score
 
     # Curvilinear structures (Cooper's ligaments, ducts) and fat-lobule mottling.
-    strands = power_law_noise((h, w), 2.4, rng, stretch=2.5, angle=geom.tilt)
-    ridge = np.exp(-((strands / np.float32(0.12)) ** 2))
+    strands = texture((h, w), 3.6, rng, stretch=2.5, angle=geom.tilt)
+    ridge = np.exp(-((strands / np.float32(0.07)) ** 2))
     del strands
-    mottle = power_law_noise((h, w), 2.0, rng)
+    mottle = texture((h, w), 2.0, rng)
 
     tissue = FAT + (GLAND - FAT) * gland * (np.float32(0.9) + np.float32(0.1) * mottle)
     tissue += np.float32(0.12) * ridge * (0.3 + 0.7 * envelope)
