@@ -67,13 +67,14 @@ def draw_geometry(
         height * scale * rng.uniform(0.35, 0.6),
         float(rng.uniform(-0.4, 0.4)),
     )
+    ay = height * scale * rng.uniform(0.42, 0.5)
     return Geometry(
         height,
         width,
         view,
-        cy=height * (0.5 - scale * rng.uniform(0.06, 0.12)),
+        cy=ay * rng.uniform(0.8, 0.95),  # the axillary tail reaches the top edge
         ax=width * scale * rng.uniform(0.62, 0.85),
-        ay=height * scale * rng.uniform(0.42, 0.5),
+        ay=ay,
         tilt=float(rng.uniform(0.22, 0.42)),
         harmonics=harmonics,
         nipple=float(rng.uniform(0.0, 0.03)),
