@@ -158,9 +158,7 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
             f"class {name!r}",
         )
         synth = metrics.mean_pairwise_ms_ssim(inputs.fake[fake_c], config.diversity_pairs, rng)
-        real = metrics.mean_pairwise_ms_ssim(
-            inputs.train[ref][real_c], config.diversity_pairs, rng
-        )
+        real = metrics.mean_pairwise_ms_ssim(inputs.train[ref][real_c], config.diversity_pairs, rng)
         values.update(ms_ssim_synthetic=synth, ms_ssim_real=real, ms_ssim_gap=synth - real)
         values["count"] = float(fake_c.sum())
         per_class[name] = values

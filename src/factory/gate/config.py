@@ -125,5 +125,13 @@ GATES: dict[str, tuple[str, str]] = {
     "max_memorized_fraction": ("memorized_fraction", "max"),
     "max_rejected_fraction": ("rejected_fraction", "max"),
 }
-PER_CLASS_METRICS = ("fid", "kid", "frd", "precision", "recall", "density", "coverage",
-                     "ms_ssim_gap")
+PER_CLASS_METRICS = (
+    "fid",
+    "kid",
+    "frd",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "ms_ssim_gap",
+)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F  # noqa: N812
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from factory.errors import FactoryError, OfflineError
@@ -151,9 +151,7 @@ def build_extractor(
         return InceptionFeatures(weights_path)
     if name == "timm":
         return TimmFeatures(timm_model, weights_path)
-    raise FactoryError(
-        f"gate.extractor = {name!r}: expected one of inception, timm, random_cnn"
-    )
+    raise FactoryError(f"gate.extractor = {name!r}: expected one of inception, timm, random_cnn")
 
 
 @torch.no_grad()

@@ -46,8 +46,7 @@ def evaluate(
         checks.append(Check(metric, overall.get(metric), threshold, direction))
         if config.gate_per_class and threshold is not None and metric in PER_CLASS_METRICS:
             for name, values in per_class.items():
-                checks.append(Check(f"{metric}[{name}]", values.get(metric), threshold,
-                                    direction))
+                checks.append(Check(f"{metric}[{name}]", values.get(metric), threshold, direction))
     return checks
 
 

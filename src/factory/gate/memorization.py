@@ -66,9 +66,7 @@ def nearest_ncc(
     return best.numpy().astype(np.float64), best_idx.numpy()
 
 
-def nearest_feature(
-    queries: np.ndarray, references: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def nearest_feature(queries: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each query feature vector, the Euclidean distance to and index of the nearest."""
     d = torch.cdist(torch.from_numpy(queries).double(), torch.from_numpy(references).double())
     value, idx = d.min(dim=1)
@@ -85,8 +83,9 @@ class Threshold:
     n_calibration: int
 
 
-def calibrate(distances: np.ndarray, percentile: float, min_images: int = 5,
-              what: str = "distance") -> Threshold:
+def calibrate(
+    distances: np.ndarray, percentile: float, min_images: int = 5, what: str = "distance"
+) -> Threshold:
     """The `percentile`-th percentile of real held-out images' nearest-training distances.
 
     With n calibration images the empirical percentile is only resolved down to about

@@ -97,8 +97,7 @@ def prdc(real_feats: np.ndarray, fake_feats: np.ndarray, k: int = 5) -> dict[str
     none. Follows that reference: radii are the distance to the k-th nearest neighbour
     within the same set (self excluded), comparisons are strict.
     """
-    require(f"precision/recall/density/coverage (k={k})", len(real_feats), len(fake_feats),
-            k + 1)
+    require(f"precision/recall/density/coverage (k={k})", len(real_feats), len(fake_feats), k + 1)
     real = torch.from_numpy(np.asarray(real_feats, np.float64))
     fake = torch.from_numpy(np.asarray(fake_feats, np.float64))
     real_radius = _kth_neighbour_distance(real, k)
@@ -118,8 +117,9 @@ def _kth_neighbour_distance(x: torch.Tensor, k: int) -> torch.Tensor:
     return d.kthvalue(k + 1, dim=1).values  # the 1st smallest is the point itself (0)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray,
-                     sigma2: np.ndarray) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrt(S1 S2)), NVlabs/edm style (scipy sqrtm)."""
     import scipy.linalg
 
@@ -201,8 +201,7 @@ def frd_from_features(real_feats: np.ndarray, fake_feats: np.ndarray) -> float:
 def frd(real_images: np.ndarray, fake_images: np.ndarray, workers: int = 2) -> float:
     """Fréchet Radiomics Distance (v1) between two image sets [N, H, W] in [0, 1]."""
     require("FRD", len(real_images), len(fake_images), MIN_IMAGES["frd"])
-    return frd_from_features(frd_features(real_images, workers), frd_features(fake_images,
-                                                                              workers))
+    return frd_from_features(frd_features(real_images, workers), frd_features(fake_images, workers))
 
 
 # --- diversity ------------------------------------------------------------------------

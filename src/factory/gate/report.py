@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure  # no pyplot: no global backend state, renders with Agg
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from factory.gate.assess import GateInputs, GateResult  # noqa: E402
-from factory.gate.gates import markdown_table  # noqa: E402
+from factory.gate.assess import GateInputs, GateResult
+from factory.gate.gates import markdown_table
 
 GRID_PER_ROW = 8
 CLOSEST_PAIRS = 8
 
 
-def _show(ax: plt.Axes, image: np.ndarray, title: str = "") -> None:
+def _show(ax: Axes, image: np.ndarray, title: str = "") -> None:
     ax.imshow(image, cmap="gray", vmin=0, vmax=1)
     ax.set_axis_off()
     if title:
@@ -29,7 +27,8 @@ def _show(ax: plt.Axes, image: np.ndarray, title: str = "") -> None:
 def class_grid(real: np.ndarray, fake: np.ndarray, title: str, path: Path) -> Path:
     """Two rows: real training images on top, synthetic below (up to 8 each)."""
     cols = max(1, min(GRID_PER_ROW, max(len(real), len(fake))))
-    fig, axes = plt.subplots(2, cols, figsize=(1.4 * cols, 3.2), squeeze=False)
+    fig = Figure(figsize=(1.4 * cols, 3.2))
+    axes = fig.subplots(2, cols, squeeze=False)
     for row, (images, label) in enumerate(((real, "real"), (fake, "synthetic"))):
         for col in range(cols):
             ax = axes[row, col]
@@ -40,7 +39,6 @@ def class_grid(real: np.ndarray, fake: np.ndarray, title: str, path: Path) -> Pa
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -50,7 +48,8 @@ def closest_pairs(inputs: GateInputs, result: GateResult, path: Path) -> Path:
     order = np.argsort(-table["nearest_real_ncc"].to_numpy())[:CLOSEST_PAIRS]
     index = {image_id: i for i, image_id in enumerate(inputs.train_ids)}
     n = max(1, len(order))
-    fig, axes = plt.subplots(2, n, figsize=(1.5 * n, 3.4), squeeze=False)
+    fig = Figure(figsize=(1.5 * n, 3.4))
+    axes = fig.subplots(2, n, squeeze=False)
     for col in range(n):
         if col >= len(order):
             axes[0, col].set_axis_off()
@@ -64,7 +63,6 @@ def closest_pairs(inputs: GateInputs, result: GateResult, path: Path) -> Path:
     fig.suptitle("closest synthetic-training pairs (NCC, +-shift)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -74,7 +72,8 @@ def distance_histograms(result: GateResult, path: Path) -> Path:
         "ncc_distance": 1 - result.per_image["nearest_real_ncc"].to_numpy(),
         "feature_distance": result.per_image["nearest_real_feature_distance"].to_numpy(),
     }
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4))
+    axes = fig.subplots(1, 2)
     for ax, name in zip(axes, ("ncc_distance", "feature_distance"), strict=True):
         val, fake = result.calibration[name], synthetic[name]
         both = np.concatenate([val, fake])
@@ -82,14 +81,12 @@ def distance_histograms(result: GateResult, path: Path) -> Path:
         ax.hist(val, bins=bins, alpha=0.6, density=True, label=f"real val (n={len(val)})")
         ax.hist(fake, bins=bins, alpha=0.6, density=True, label=f"synthetic (n={len(fake)})")
         t = result.thresholds[name]
-        ax.axvline(t.value, color="k", ls="--",
-                   label=f"threshold p{t.percentile:g} ({t.method})")
+        ax.axvline(t.value, color="k", ls="--", label=f"threshold p{t.percentile:g} ({t.method})")
         ax.set_xlabel(f"{name.replace('_', ' ')} to nearest training image")
         ax.legend(fontsize=7)
     fig.suptitle("memorization: closer than the threshold = flagged", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -112,8 +109,12 @@ def markdown(result: GateResult, pictures: list[str], extractor: str) -> str:
     lines = [f"# Gate report: {verdict}", "", f"Feature extractor: `{extractor}`.", ""]
     lines += ["## Gates (overall)", "", markdown_table(result.checks), ""]
     keys = sorted({k for v in result.per_class.values() for k in v})
-    lines += ["## Per class", "", "| class | " + " | ".join(keys) + " |",
-              "| --- |" + " ---: |" * len(keys)]
+    lines += [
+        "## Per class",
+        "",
+        "| class | " + " | ".join(keys) + " |",
+        "| --- |" + " ---: |" * len(keys),
+    ]
     for name, values in result.per_class.items():
         cells = ["-" if values.get(k) is None else f"{values[k]:.4g}" for k in keys]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -129,8 +130,7 @@ def markdown(result: GateResult, pictures: list[str], extractor: str) -> str:
 
 
 def write_report(
-    inputs: GateInputs, result: GateResult, sample_rows: pd.DataFrame, folder: Path,
-    extractor: str
+    inputs: GateInputs, result: GateResult, sample_rows: pd.DataFrame, folder: Path, extractor: str
 ) -> None:
     """Fill `folder` (a fresh, empty one) with the report's pictures and tables."""
     pictures = []

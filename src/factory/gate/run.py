@@ -27,8 +27,17 @@ from factory.gate.report import write_report
 from factory.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_png16
 from factory.manifest import class_index, load_images, read_manifest
 
-SAMPLE_COLUMNS = ("image_id", "label", "class_name", "seed", "scheduler", "steps", "guidance",
-                  "model_hash", "path")
+SAMPLE_COLUMNS = (
+    "image_id",
+    "label",
+    "class_name",
+    "seed",
+    "scheduler",
+    "steps",
+    "guidance",
+    "model_hash",
+    "path",
+)
 
 
 def read_samples(samples_dir: str | Path, classes: tuple[str, ...]) -> pd.DataFrame:
@@ -99,8 +108,12 @@ def metrics_document(result: GateResult, config: GateConfig, seed: int) -> dict:
         "per_class": result.per_class,
         "thresholds": {gate: getattr(config, gate) for gate in GATES},
         "memorization": {
-            name: {"threshold": t.value, "percentile": t.percentile, "method": t.method,
-                   "n_calibration": t.n_calibration}
+            name: {
+                "threshold": t.value,
+                "percentile": t.percentile,
+                "method": t.method,
+                "n_calibration": t.n_calibration,
+            }
             for name, t in result.thresholds.items()
         },
         "failed": [c.metric for c in result.checks if not c.passed],
