@@ -18,6 +18,8 @@ from factory.phantom import write_layout
         ({"patients": 0}, "patients = 0"),
         ({"height": 32}, "height = 32"),
         ({"height": 5000}, "height = 5000"),
+        ({"seed": -1}, "seed = -1"),
+        ({"workers": 0}, "workers = 0"),
     ],
 )
 def test_bad_numbers_are_one_line_errors(tmp_path: Path, kwargs: dict, message: str) -> None:

@@ -33,7 +33,9 @@ PLANNERS = {
 assert tuple(PLANNERS) == LAYOUTS
 
 
-def _check_inputs(kind: str, out: Path, patients: int, height: int, options: dict) -> None:
+def _check_inputs(
+    kind: str, out: Path, patients: int, height: int, seed: int, workers: int, options: dict
+) -> None:
     if kind not in PLANNERS:
         raise FactoryError(
             f"unknown phantom layout {kind!r}: expected one of {', '.join(PLANNERS)}"
@@ -49,6 +51,10 @@ def _check_inputs(kind: str, out: Path, patients: int, height: int, options: dic
             f"phantom height = {height!r}: expected a whole number of pixels from {MIN_HEIGHT} "
             f"to {MAX_HEIGHT}"
         )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise FactoryError(f"phantom seed = {seed!r}: expected a whole number >= 0")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise FactoryError(f"phantom workers = {workers!r}: expected a whole number >= 1")
     known = [
         p
         for p in inspect.signature(PLANNERS[kind]).parameters
@@ -96,7 +102,7 @@ def write_layout(
     whatever `workers`. Returns `out`; the truth per file is in `out/phantom_truth.json`.
     """
     out = Path(out)
-    _check_inputs(kind, out, patients, height, options)
+    _check_inputs(kind, out, patients, height, seed, workers, options)
     cohort = draw_cohort(seed, patients)
     plan = PLANNERS[kind](cohort, seed=seed, height=height, **options)
     with atomic_dir(out) as staging:
