@@ -84,8 +84,8 @@ def is_phantom_set(folder: Path) -> bool:
 
 
 def write_layout(
-    kind: str = "inbreast",
-    out: Path | str = "datasets/phantom",
+    kind: str,
+    out: Path | str,
     *,
     patients: int,
     seed: int,
