@@ -223,7 +223,14 @@ def render_breast(
         xa = x / np.float32(pw)
         edge = 1 - (xa + ya + np.float32(bulge) * xa * ya)
         p_alpha = np.clip(edge * np.float32(min(pw, ph) / 2) + 0.5, 0, 1)
-        muscle = MUSCLE + np.float32(0.1) * np.clip(edge, 0, 1) ** 0.5 + np.float32(0.03) * mottle
+        # Brighter toward the axilla, mottled, with fibres along the muscle.
+        fibres = texture((h, w), 3.0, rng, stretch=4.0, angle=math.atan2(ph, -pw))
+        muscle = (
+            MUSCLE
+            + np.float32(0.12) * np.clip(edge, 0, 1) ** 0.5
+            + np.float32(0.04) * mottle
+            + np.float32(0.03) * fibres
+        )
         tissue = p_alpha * muscle + (1 - p_alpha) * tissue
         thickness = np.maximum(thickness, p_alpha)
         alpha = np.maximum(alpha, p_alpha)
