@@ -191,3 +191,14 @@ def test_uniform_image_has_no_breast() -> None:
     speck[10:14, 10:14] = 1.0
     with pytest.raises(NoBreast):
         crop_to_breast(speck)
+
+
+def test_fill_holes_matches_scipy() -> None:
+    from scipy import ndimage
+
+    from factory.ingest.preprocess import fill_holes
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        mask = rng.random((40, 30)) < rng.uniform(0.3, 0.8)
+        np.testing.assert_array_equal(fill_holes(mask), ndimage.binary_fill_holes(mask))

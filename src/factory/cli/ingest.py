@@ -16,6 +16,23 @@ def _check_source(value: str) -> str:
     return value
 
 
+def _sections(params: Path) -> dict:
+    """The raw mapping of a params file, {} when there is none."""
+    import yaml
+
+    from factory.errors import ConfigError
+
+    if not params.exists():
+        return {}
+    try:
+        raw = yaml.safe_load(params.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{params}: YAML syntax error: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{params}: expected a mapping of sections at the top level")
+    return raw
+
+
 def register(app: typer.Typer) -> None:
     """Add `factory ingest` to the app."""
 
@@ -53,14 +70,15 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     ) -> None:
         """Ingest a public dataset or a DICOM folder: de-identified, patient-split images."""
-        from factory.config import load_params, params_from_dict, validate_section
+        from factory.config import validate_section
         from factory.ingest import DEFAULT_KEY_FILE, KEY_ENV, ingest, resolve_key
         from factory.io import to_jsonable
 
-        loaded = load_params(params) if params.exists() else params_from_dict({})
-        common_raw = loaded.common.model_dump(mode="json")
-        ingest_raw = loaded.ingest.model_dump(mode="json")
-        if loaded.ingest.source != source:  # another dataset: its csv/label map don't apply
+        raw = _sections(params)  # only common and ingest: other stages' keys don't matter
+        common_raw = validate_section("common", raw.get("common"), str(params)).model_dump()
+        ingest_cfg = validate_section("ingest", raw.get("ingest"), str(params))
+        ingest_raw = ingest_cfg.model_dump()
+        if ingest_cfg.source != source:  # another dataset: its csv/label map don't apply
             ingest_raw.update(csv=None, label_map="default")
         ingest_raw["source"] = source
         for name, value in (("workers", workers), ("label_map", label_map), ("csv", csv)):

@@ -41,7 +41,9 @@ def breast_mask(small: np.ndarray, min_fraction: float) -> np.ndarray:
         raise NoBreast("the image is uniform")
     fg = small > 0.5 * threshold_otsu(small)
     fg[:2], fg[-2:], fg[:, :2], fg[:, -2:] = False, False, False, False  # film/scanner edges
-    fg = ndimage.binary_opening(fg, structure=np.ones((5, 5), bool))
+    # Opening and dilation by 5x5 squares as separable min/max filters: same result as
+    # binary_opening/binary_dilation with a square, several times faster.
+    fg = ndimage.maximum_filter(ndimage.minimum_filter(fg.view(np.uint8), 5), 5).view(bool)
     labels, count = ndimage.label(fg)
     if count == 0:
         raise NoBreast("no foreground")
@@ -51,8 +53,20 @@ def breast_mask(small: np.ndarray, min_fraction: float) -> np.ndarray:
         raise NoBreast(
             f"largest foreground region is {sizes[biggest - 1] / small.size:.1%} of the image"
         )
-    mask = ndimage.binary_fill_holes(labels == biggest)
-    return ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=2)
+    mask = fill_holes(labels == biggest)
+    return ndimage.maximum_filter(mask.view(np.uint8), 5).view(bool)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Background regions that do not touch the border become foreground.
+
+    Same result as scipy.ndimage.binary_fill_holes, but one labelling pass instead of
+    its iterated dilation (which was most of the time per image)."""
+    background, _ = ndimage.label(~mask)
+    border = np.unique(
+        np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    )
+    return mask | ~np.isin(background, border)
 
 
 def _bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
