@@ -207,7 +207,12 @@ def build_dataset(
     ds.StudyID = ident.accession[-4:]
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
-    ds.PatientOrientation = ["A", "R"] if header.laterality == "L" else ["P", "L"]
+    # Row direction, column direction: LCC A\R, RCC P\L, LMLO A\FR, RMLO P\FL.
+    cc = header.view == "CC"
+    if header.laterality == "L":
+        ds.PatientOrientation = ["A", "R" if cc else "FR"]
+    else:
+        ds.PatientOrientation = ["P", "L" if cc else "FL"]
     setattr(ds, header.laterality_tag, header.laterality)
     ds.PresentationIntentType = "FOR PRESENTATION"
     ds.BurnedInAnnotation = "YES" if header.burned_in else "NO"

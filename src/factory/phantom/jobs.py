@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -61,7 +61,7 @@ def produce(job: Job, root: str) -> dict:
             pixels, pad = to_stored(rendered.image, rendered.breast, job.encoding)
             header = job.header
             if rendered.text_box and not header.burned_in:
-                header = Header(**{**header.__dict__, "burned_in": True})
+                header = replace(header, burned_in=True)
             ds, voi = build_dataset(pixels, pad, rendered.breast, job.encoding, header)
             data = dataset_bytes(ds)
             record["encoding"] = {**job.encoding.as_dict(), "padding_value": pad, **voi}
