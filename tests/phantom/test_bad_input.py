@@ -47,6 +47,15 @@ def test_folder_with_other_files_is_left_alone(tmp_path: Path) -> None:
     assert (out / "thesis.docx").read_text() == "precious"
 
 
+def test_a_phantom_set_with_a_stranger_file_is_left_alone(tmp_path: Path) -> None:
+    out = write_layout("inbreast", tmp_path / "ph", patients=1, seed=0, height=64, progress=False)
+    (out / "AllDICOMs" / "notes.txt").write_text("mine")
+    before = sorted(p.name for p in (out / "AllDICOMs").iterdir())
+    with pytest.raises(FactoryError, match="holds other files"):
+        write_layout("inbreast", out, patients=1, seed=9, height=64, progress=False)
+    assert sorted(p.name for p in (out / "AllDICOMs").iterdir()) == before
+
+
 def test_a_previous_phantom_set_is_replaced(tmp_path: Path) -> None:
     out = write_layout("inbreast", tmp_path / "ph", patients=2, seed=0, height=64, progress=False)
     first = sorted(p.name for p in (out / "AllDICOMs").iterdir())

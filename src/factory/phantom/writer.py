@@ -75,12 +75,25 @@ def _check_inputs(
         )
 
 
+# Files a stage or user step may add beside a phantom set without making it "other files".
+ADDED_BY_STAGE = frozenset({"config.json"})
+
+
+def _relative_files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
 def is_phantom_set(folder: Path) -> bool:
-    """True when `folder` was written by `write_layout` (so replacing it loses nothing)."""
+    """True when `folder` holds only what `write_layout` wrote there (so replacing it
+    loses nothing); a single extra file makes it someone's folder."""
     try:
-        return read_json(folder / TRUTH_FILE).get("written_by") == "factory.phantom"
-    except (OSError, ValueError, AttributeError):
+        truth = read_json(folder / TRUTH_FILE)
+        if truth.get("written_by") != "factory.phantom":
+            return False
+        known = set(truth["written_files"]) | {TRUTH_FILE} | ADDED_BY_STAGE
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return False
+    return set(_relative_files(folder)) <= known
 
 
 def write_layout(
@@ -110,6 +123,7 @@ def write_layout(
             plan.jobs, staging, workers=workers, progress=progress, desc=f"phantom {kind}"
         )
         plan.finish(staging, records)
+        written = _relative_files(staging)
         atomic_write_json(
             staging / TRUTH_FILE,
             {
@@ -123,6 +137,7 @@ def write_layout(
                 "height": height,
                 "options": options,
                 "birads_proportions": {k: round(v / 410, 4) for k, v in BIRADS_COUNTS.items()},
+                "written_files": written,
                 "images": records,
             },
         )
