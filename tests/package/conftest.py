@@ -18,6 +18,8 @@ from factory.config import params_from_dict
 
 # Never let the client take the Xet path (the test server does not speak it either).
 os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+# DVC subprocesses in these tests must not try to send usage analytics.
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 
 @pytest.fixture

@@ -57,12 +57,7 @@ def card_data(lineage: Mapping[str, Any], features: Any = None) -> Any:
             }
         ],
     }
-    if features is not None:
-        extra["dataset_info"] = {
-            "features": features._to_yaml_list(),
-            "splits": [{"name": SPLIT, "num_examples": int(s["rows"])}],
-        }
-    return DatasetCardData(
+    data = DatasetCardData(
         license=s["license"],
         pretty_name=s["pretty_name"],
         task_categories=["image-classification"],
@@ -71,6 +66,24 @@ def card_data(lineage: Mapping[str, Any], features: Any = None) -> Any:
         source_datasets=[f"extended|{d}" for d in lineage["source"]["datasets"]],
         **extra,
     )
+    if features is not None:
+        add_dataset_info(data, features, lineage)
+    return data
+
+
+def add_dataset_info(data: Any, features: Any, lineage: Mapping[str, Any]) -> None:
+    """The `dataset_info` block (features, split sizes) the way `push_to_hub` writes it."""
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+
+    splits = SplitDict()
+    splits.add(SplitInfo(name=SPLIT, num_examples=int(lineage["set"]["rows"])))
+    info = DatasetInfo(
+        features=features,
+        splits=splits,
+        download_size=sum(int(s["bytes"]) for s in lineage["shards"]),
+    )
+    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
 
 
 def gate_rows(metrics: Mapping[str, Any]) -> list[tuple[str, Any, Any, Any]]:
