@@ -115,6 +115,13 @@ class BenchmarkConfig(Section):
     )
     amp: bool = Field(True, description="Mixed precision (bf16/fp16 autocast) on CUDA only.")
     workers: int = Field(0, ge=0, le=64, description="DataLoader worker processes.")
+    threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="torch CPU threads while training (0 = torch's default). 1 avoids "
+        "thread contention on a busy shared CPU.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> BenchmarkConfig:

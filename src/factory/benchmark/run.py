@@ -6,6 +6,8 @@ Everything that can be wrong with the inputs is checked before the first model t
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,20 @@ def _composition(rows: pd.DataFrame, idx: np.ndarray) -> dict[str, int]:
     }
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """Use `n` torch CPU threads inside the block (0 = leave as is), then restore."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_all(
     cfg: BenchmarkConfig,
     pool: Pool,
@@ -142,7 +158,7 @@ def train_all(
 
     rt = runtime(cfg)
     rows = pool.rows
-    y = rows["y"].to_numpy()
+    y = rows["y"].to_numpy().copy()  # writable, for torch.from_numpy
     splits = {
         s.name: sc.protocol_splits(cfg, rows, s, the_plan.synthetic[s.name], seed)
         for s in the_plan.scenarios
@@ -153,7 +169,7 @@ def train_all(
     total = len(cfg.backbones) * len(cfg.image_sizes) * cfg.seeds * sum(map(len, splits.values()))
     runs, main_model = [], None
     weights_files = weights_files or {}
-    with tqdm(total=total, desc="benchmark", unit="model") as bar:
+    with cpu_threads(cfg.threads), tqdm(total=total, desc="benchmark", unit="model") as bar:
         for size in cfg.image_sizes:
             x = pool.tensor(size)
             for backbone in cfg.backbones:
