@@ -75,6 +75,9 @@ def test_card_metadata_and_gate_table(packaged):
     assert meta["license"] == "other" and meta["pretty_name"]
     assert meta["source_datasets"] == ["extended|tiny"]
     assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train-*"}]
+    info = meta["dataset_info"]
+    assert [f["name"] for f in info["features"]][:3] == ["image", "label", "image_id"]
+    assert info["splits"][0]["num_examples"] == 6 and info["splits"][0]["num_bytes"] > 0
     text = card.text
     assert "| frd | 12.5 | <= 40 | yes |" in text
     assert "| coverage | 0.71 | >= 0.5 | yes |" in text

@@ -16,6 +16,19 @@ from factory.manifest import read_manifest
 REPO = "factory-org/phantom-demo"
 
 
+def test_package_command(upstream, tmp_path, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("common:\n  classes: [normal, abnormal]\npackage:\n  name: cli-set\n")
+    i = upstream.inputs
+    args = ["package", "--gate", str(i.gate_dir), "--samples", str(i.samples_dir)]
+    args += ["--train", str(i.train_dir), "--manifest", str(i.manifest)]
+    args += ["--dvc-lock", str(i.dvc_lock), "--params", str(params)]
+    args += ["--out", str(tmp_path / "cli-set")]
+    assert main(args) == 0
+    assert "packaged cli-set v0.1.0: 6 images" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path / "cli-set")]) == 0
+
+
 def test_verify_intact_then_tampered(packaged, tmp_path, capsys):
     out, lineage = packaged
     assert main(["verify", str(out)]) == 0

@@ -175,9 +175,9 @@ def package_set(
     ds = build_dataset(accepted, inputs.samples_dir, classes)
     with atomic_dir(out_dir) as tmp:
         shards = write_shards(ds, tmp, config.rows_per_shard)
-        lineage = build_lineage(
-            config, classes, inputs, accepted, shards, params, Path(project_dir)
-        )
+        project = Path(project_dir)
+        lineage = build_lineage(config, classes, inputs, accepted, shards, params, project)
+        lineage["set"]["arrow_bytes"] = int(ds.data.nbytes)  # the card's dataset_size
         atomic_write_json(tmp / lin.LINEAGE_FILE, lineage)
         atomic_write_text(tmp / "README.md", render_card(lineage, features(classes)))
     return lineage

@@ -77,10 +77,12 @@ def add_dataset_info(data: Any, features: Any, lineage: Mapping[str, Any]) -> No
     from datasets.splits import SplitDict, SplitInfo
 
     splits = SplitDict()
-    splits.add(SplitInfo(name=SPLIT, num_examples=int(lineage["set"]["rows"])))
+    size = int(lineage["set"].get("arrow_bytes", 0))
+    splits.add(SplitInfo(name=SPLIT, num_bytes=size, num_examples=int(lineage["set"]["rows"])))
     info = DatasetInfo(
         features=features,
         splits=splits,
+        dataset_size=size,
         download_size=sum(int(s["bytes"]) for s in lineage["shards"]),
     )
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
