@@ -45,12 +45,12 @@ def test_config_accepts_the_paper_scenarios():
 def test_plan_ids_paths_and_prefix_property():
     small = plan_images(2, CLASSES, 0)
     assert [p.image_id for p in small] == [
-        "normal-00000",
-        "normal-00001",
-        "abnormal-00000",
-        "abnormal-00001",
+        "syn-normal-00000",
+        "syn-normal-00001",
+        "syn-abnormal-00000",
+        "syn-abnormal-00001",
     ]
-    assert small[2].path == "images/abnormal/abnormal-00000.png"
+    assert small[2].path == "images/abnormal/syn-abnormal-00000.png"
     assert [p.label for p in small] == [0, 0, 1, 1]
     big = plan_images(5, CLASSES, 0)
     # a bigger set holds the smaller one: same ids, same seeds

@@ -125,8 +125,8 @@ def test_resume_redraws_a_damaged_or_unrecorded_png(tiny_model, tmp_path):
     out = tmp_path / "sample"
     draw(tiny_model, out)
     before = hashes(out)
-    (out / "images" / "normal" / "normal-00001.png").write_bytes(b"not a png")
-    (out / "images" / "abnormal" / "abnormal-00002.png").unlink()
+    (out / "images" / "normal" / "syn-normal-00001.png").write_bytes(b"not a png")
+    (out / "images" / "abnormal" / "syn-abnormal-00002.png").unlink()
     assert (draw(tiny_model, out).drawn, draw(tiny_model, out).drawn) == (2, 0)
     assert hashes(out) == before
 
@@ -138,8 +138,8 @@ def test_changed_settings_start_over_and_smaller_sets_are_pruned(tiny_model, tmp
     assert set(read_metadata(out)["steps"]) == {2}
     assert draw(tiny_model, out, tiny_config(steps=2, per_class=1)).drawn == 0
     assert sorted(p.name for p in (out / "images").rglob("*.png")) == [
-        "abnormal-00000.png",
-        "normal-00000.png",
+        "syn-abnormal-00000.png",
+        "syn-normal-00000.png",
     ]
     assert len(read_metadata(out)) == 2
 

@@ -16,7 +16,7 @@ from factory.io import atomic_write_bytes
 METADATA_FILE = "metadata.parquet"
 
 COLUMNS: dict[str, str] = {
-    "image_id": "string",  # <class>-<index>, also the PNG's file stem
+    "image_id": "string",  # syn-<class>-<index>, also the PNG's file stem
     "label": "int64",  # index into common.classes
     "class_name": "string",
     "seed": "int64",  # this image's own generator seed (from set seed, class, index)

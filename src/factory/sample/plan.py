@@ -75,7 +75,7 @@ def plan_images(
         for i in range(counts[name]):
             plan.append(
                 PlannedImage(
-                    image_id=f"{name}-{i:05d}",
+                    image_id=f"syn-{name}-{i:05d}",
                     label=label,
                     class_name=name,
                     index=i,
