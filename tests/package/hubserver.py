@@ -211,15 +211,17 @@ class Handler(BaseHTTPRequestHandler):
         if payload.get("type") != "dataset":
             return self._error(400, None, "this test server only hosts dataset repos")
         repo_id = f"{payload['organization']}/{payload['name']}"
-        if repo_id in self.state.repos:
-            return self._error(409, None, "You already created this dataset repo")
+        url = f"http://{self.headers['Host']}/datasets/{repo_id}"
+        if repo_id in self.state.repos:  # like the Hub, the conflict still names the repo
+            message = "You already created this dataset repo"
+            return self._json(409, {"error": message, "url": url}, {"X-Error-Message": message})
         private = payload.get("visibility", "private" if payload.get("private") else "public")
         repo = Repo(private=private == "private")
         oid = hashlib.sha1(f"init {repo_id}".encode()).hexdigest()
         repo.commits[oid] = {}
         repo.branches["main"] = oid
         self.state.repos[repo_id] = repo
-        return self._json(200, {"url": f"http://{self.headers['Host']}/datasets/{repo_id}"})
+        return self._json(200, {"url": url})
 
     def _validate_yaml(self, payload: dict) -> None:
         text = payload.get("content", "")

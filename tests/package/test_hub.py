@@ -18,6 +18,7 @@ from package_fakes import dvc, git, make_project
 from factory.config import params_from_dict
 from factory.errors import FactoryError, GateFailed
 from factory.io import sha256_file
+from factory.package.build import Inputs, package_set
 from factory.package.hub import Hub, download_set, load_set, publish
 
 REPO = "factory-org/phantom-demo"
@@ -200,3 +201,40 @@ def test_dry_run_lists_files_without_network(project):
     )
     assert plan.version == "v0.1.0" and plan.private
     assert any(rel.startswith("data/train-") for rel, _ in plan.files)
+
+
+def test_new_version_replaces_old_shards_and_keeps_the_old_tag(project, hub, tmp_path):
+    root, set_dir = project
+    do_publish(project, hub)  # v0.1.0: one shard
+    params = params_from_dict(
+        {
+            "common": {"classes": ["normal", "abnormal"], "image_size": 16},
+            "package": {"version": "v0.2.0", "rows_per_shard": 4},
+        }
+    )
+    out = root / "outputs"
+    inputs = Inputs(
+        out / "gate",
+        out / "sample",
+        out / "train",
+        out / "ingest" / "manifest.parquet",
+        root / "dvc.lock",
+    )
+    v2 = tmp_path / "v2"
+    package_set(params.package, params.common.classes, inputs, v2, params.resolved("package"))
+    publish(
+        v2,
+        REPO,
+        hub_for(hub),
+        acceptance_path=out / "benchmark" / "acceptance.json",
+        project_dir=root,
+    )
+    repo = hub.state.repos[REPO]
+    new = repo.commits[repo.tags["v0.2.0"]]
+    old = repo.commits[repo.tags["v0.1.0"]]
+    assert sorted(p for p in new if p.startswith("data/")) == shard_paths(v2)
+    assert sorted(p for p in old if p.startswith("data/")) == shard_paths(set_dir)
+    pulled = download_set(REPO, "v0.1.0", hub_for(hub), cache_dir=tmp_path / "cache")
+    assert len(load_set(pulled, cache_dir=tmp_path / "ds")) == 6
+    pulled2 = download_set(REPO, "v0.2.0", hub_for(hub), cache_dir=tmp_path / "cache")
+    assert len(load_set(pulled2, cache_dir=tmp_path / "ds")) == 6

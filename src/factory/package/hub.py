@@ -25,6 +25,7 @@ from factory.package.card import render_card
 from factory.package.dataset import SPLIT, features
 from factory.package.lineage import read_lineage
 from factory.package.verify import verify_set
+from factory.provenance import git_commit
 
 REPO_TYPE = "dataset"
 RETRIES = 4  # attempts per Hub call; waits between them double: 2 s, 4 s, 8 s
@@ -243,14 +244,36 @@ def publish(
             f"{repo_id}: version {version} is already published; a version is never "
             "rewritten: bump package.version and repackage"
         )
-    _upload(set_dir, repo_id, hub, lineage, acceptance, plan)
+    stale = stale_files(hub, repo_id, plan) if tags is not None else []
+    _upload(set_dir, repo_id, hub, lineage, acceptance, plan, stale, git_commit(project_dir))
     return plan
 
 
+def stale_files(hub: Hub, repo_id: str, plan: PublishPlan) -> list[str]:
+    """Files on the repo's main branch that the new version does not have (e.g. old shards).
+
+    They are deleted in the version's commit, so `data/train-*` matches only its own shards;
+    earlier versions keep them under their tags.
+    """
+    api = hub.api()
+    remote = hub_call(
+        hub, f"list files of {repo_id}", lambda: api.list_repo_files(repo_id, repo_type=REPO_TYPE)
+    )
+    keep = {rel for rel, _ in plan.files} | {".gitattributes"}
+    return sorted(set(remote) - keep)
+
+
 def _upload(
-    set_dir: Path, repo_id: str, hub: Hub, lineage: Any, acceptance: Any, plan: PublishPlan
+    set_dir: Path,
+    repo_id: str,
+    hub: Hub,
+    lineage: Any,
+    acceptance: Any,
+    plan: PublishPlan,
+    stale: list[str],
+    project_commit: str | None,
 ) -> None:
-    from huggingface_hub import CommitOperationAdd
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
     api = hub.api()
     hub_call(
@@ -262,14 +285,16 @@ def _upload(
         stage_upload(set_dir, Path(tmp), lineage, acceptance, plan.forced_reason)
 
         def commit() -> Any:
-            ops = [
+            ops: list[Any] = [
                 CommitOperationAdd(rel, str(Path(tmp) / rel)) for rel, _ in plan_files(Path(tmp))
             ]
+            ops += [CommitOperationDelete(rel) for rel in stale]
             return api.create_commit(
                 repo_id,
                 ops,
                 commit_message=f"{lineage['set']['name']} {plan.version}",
-                commit_description=f"factory git commit {lineage['package']['git_commit']}",
+                commit_description=f"Published by factory from project commit {project_commit}"
+                f" (packaged at {lineage['package']['git_commit']}).",
                 repo_type=REPO_TYPE,
             )
 
