@@ -57,6 +57,10 @@ def test_lineage_of_one_image_as_json(packaged, upstream, capsys):
     assert chain["sampler"]["params"] == {"sample": {"per_class": 3, "steps": 25}}
     assert chain["model"]["model_hash"] == "a" * 64 and chain["model"]["train_steps"] == 120
     assert chain["model"]["git_commit"] == "0123456789abcdef"
+    for step, stage in (("sampler", "sample"), ("model", "train"), ("manifest", "ingest")):
+        assert chain[step]["dvc_lock"]["outs"][0]["path"] == f"outputs/{stage}"
+        assert chain[step]["dvc_lock"]["deps"][0]["md5"]
+    assert chain["manifest"]["params"] == {"ingest": {"source": "inbreast", "workers": 2}}
     assert chain["manifest"]["sha256"] and chain["manifest"]["datasets"] == ["tiny"]
     assert set(chain["manifest"]["counts"]) == {"train", "val", "test"}
     real = read_manifest(upstream.inputs.manifest)

@@ -182,16 +182,32 @@ def read_lineage(set_dir: str | Path) -> dict[str, Any]:
     return lineage
 
 
+def _step(lineage: Mapping[str, Any], stage: str, git: Any = None) -> dict[str, Any]:
+    """What identifies one step's run: its params, git commit and dvc.lock entry."""
+    return {
+        "params": lineage["params_as_run"].get(stage),
+        "git_commit": git or lineage["package"]["git_commit"],
+        "dvc_lock": lineage["dvc_lock"]["stages"].get(stage),
+    }
+
+
 def set_chain(lineage: Mapping[str, Any]) -> dict[str, Any]:
-    """The set-level chain: set -> sampler -> model -> manifest -> source hashes."""
+    """The set-level chain: set -> sampler -> model -> manifest -> source hashes.
+
+    Each step carries its params, a git commit (the stage's own record when it keeps one,
+    else the commit the set was packaged at) and its dvc.lock entry (code and data hashes).
+    """
     model = lineage["model"]
     used = model.get("split") or "train"
     splits = lineage["source"]["splits"]
     return {
         "set": {k: lineage["set"][k] for k in ("name", "version", "rows", "per_class")},
-        "gate": {"passed": lineage["gate"]["passed"]},
-        "sampler": lineage["sampler"],
-        "model": {k: model.get(k) for k in ("model_hash", "train_steps", "git_commit", "params")},
+        "gate": {"passed": lineage["gate"]["passed"], **_step(lineage, "gate")},
+        "sampler": {**lineage["sampler"], **_step(lineage, "sample")},
+        "model": {
+            **{k: model.get(k) for k in ("model_hash", "train_steps", "manifest_sha256")},
+            **_step(lineage, "train", model.get("git_commit")),
+        },
         "manifest": {
             "sha256": lineage["source"]["manifest_sha256"],
             "datasets": lineage["source"]["datasets"],
@@ -199,13 +215,13 @@ def set_chain(lineage: Mapping[str, Any]) -> dict[str, Any]:
                 s: {k: v for k, v in info.items() if k != "source_sha256"}
                 for s, info in splits.items()
             },
-            "params": lineage["params_as_run"].get("ingest"),
+            **_step(lineage, "ingest"),
         },
         "source_files": {
             "split": used,
             "sha256": splits.get(used, {}).get("source_sha256", []),
         },
-        "package": lineage["package"],
+        "package": {k: lineage["package"][k] for k in ("git_commit", "git_dirty")},
     }
 
 
@@ -226,14 +242,25 @@ def image_chain(lineage: Mapping[str, Any], row: Mapping[str, Any]) -> dict[str,
         "guidance": float(row["guidance"]),
         "seed": int(row["seed"]),
         "model_hash": row["model_hash"],
-        "params": lineage["params_as_run"].get("sample"),
-        "git_commit": lineage["package"]["git_commit"],
+        **_step(lineage, "sample"),
     }
     return chain
 
 
 def _short(h: Any, n: int = 12) -> str:
     return str(h)[:n] if h else "unknown"
+
+
+def _step_lines(step: Mapping[str, Any]) -> list[str]:
+    lock = step.get("dvc_lock") or {}
+    hashes = ", ".join(
+        f"{o['path']} {_short(o.get('md5'), 8)}"
+        for o in [*lock.get("deps", []), *lock.get("outs", [])]
+    )
+    return [
+        f"     git {_short(step.get('git_commit'), 10)}; dvc.lock: {hashes or 'not locked'}",
+        f"     params {json.dumps(step.get('params'), sort_keys=True)}",
+    ]
 
 
 def render_chain(chain: Mapping[str, Any]) -> str:
@@ -257,18 +284,17 @@ def render_chain(chain: Mapping[str, Any]) -> str:
             f"<- sampler {sm['schedulers']}, steps {sm['steps']}, guidance {sm['guidance']}, "
             f"seeds {sm['seeds']['min']}..{sm['seeds']['max']}"
         )
-    lines.append(f"     params {json.dumps(sm.get('params'), sort_keys=True)}")
+    lines += _step_lines(sm)
     lines += [
-        f"<- model {_short(m['model_hash'])}, {m['train_steps']} training steps, "
-        f"git {_short(m['git_commit'], 10)}",
-        f"     params {json.dumps(m.get('params'), sort_keys=True)}",
+        f"<- model {_short(m['model_hash'])}, {m['train_steps']} training steps",
+        *_step_lines(m),
         f"<- training manifest sha256 {_short(man['sha256'])}, source {', '.join(man['datasets'])}",
     ]
     for split, c in man["counts"].items():
         lines.append(
             f"     {split}: {c['patients']} patients, {c['images']} images {c['per_class']}"
         )
-    lines.append(f"     params {json.dumps(man.get('params'), sort_keys=True)}")
+    lines += _step_lines(man)
     shown = ", ".join(_short(h) for h in src["sha256"][:3])
     more = f" ... (+{len(src['sha256']) - 3}; --json lists all)" if len(src["sha256"]) > 3 else ""
     lines.append(
