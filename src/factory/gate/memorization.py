@@ -22,6 +22,7 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from factory.errors import FactoryError
+from factory.gate.metrics import one_thread
 
 
 def _normalised_rows(x: torch.Tensor) -> torch.Tensor:
@@ -68,8 +69,9 @@ def nearest_ncc(
 
 def nearest_feature(queries: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each query feature vector, the Euclidean distance to and index of the nearest."""
-    d = torch.cdist(torch.from_numpy(queries).double(), torch.from_numpy(references).double())
-    value, idx = d.min(dim=1)
+    with one_thread():
+        d = torch.cdist(torch.from_numpy(queries).double(), torch.from_numpy(references).double())
+        value, idx = d.min(dim=1)
     return value.numpy(), idx.numpy()
 
 
