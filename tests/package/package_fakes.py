@@ -220,20 +220,25 @@ def run(cmd: list[str], cwd: Path) -> str:
     return out.stdout
 
 
-ACCEPTED = {
+ACCEPTED = {  # the benchmark stage's verdict layout (factory.benchmark.acceptance.decide)
     "accepted": True,
     "metric": "roc_auc",
-    "scenario": 500,
+    "scenario": "real+500",
     "gain": 0.031,
     "min_gain": 0.0,
     "ci95": [0.004, 0.058],
-    "protocol": "leakage-safe",
-    "table": [
-        {"scenario": 0, "roc_auc": 0.80, "accuracy": 0.75},
-        {"scenario": 500, "roc_auc": 0.83, "accuracy": 0.78},
-    ],
-    "seeds": 3,
+    "protocol": "heldout",
+    "rule": "gain",
+    "sd": 0.01,
+    "reason": "paired gain in roc_auc of real+500 over real+0 is +0.0310, >= min_gain +0.0000",
 }
+RESULTS_MD = """# Benchmark results
+
+| scenario | roc_auc | accuracy |
+|---|---|---|
+| real+0 | 0.80 | 0.75 |
+| real+500 | 0.83 | 0.78 |
+"""
 
 
 def dvc(*args: str, cwd: Path) -> str:
@@ -260,6 +265,8 @@ def make_project(root: Path, params) -> Path:
     set_dir = root / "datasets" / "synthetic" / params.package.name
     package(up, params, set_dir)
     _write_json(root / "outputs" / "benchmark" / "acceptance.json", ACCEPTED)
+    (root / "outputs" / "benchmark" / "report").mkdir(parents=True)
+    (root / "outputs" / "benchmark" / "report" / "results.md").write_text(RESULTS_MD)
     (root / "dvc.lock").unlink()  # the fake lock is not a real pipeline's
     dvc("add", "-q", str(set_dir.relative_to(root)), cwd=root)
     git("add", ".", cwd=root)

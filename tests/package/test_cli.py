@@ -93,7 +93,9 @@ def test_publish_pull_lineage_through_the_cli(hub, tmp_path, monkeypatch, capsys
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token"))
     acc = str(root / "outputs" / "benchmark" / "acceptance.json")
-    base = ["publish", str(set_dir), "--repo", REPO, "--acceptance", acc, "--project", str(root)]
+    results = str(root / "outputs" / "benchmark" / "report" / "results.md")
+    base = ["publish", str(set_dir), "--repo", REPO, "--acceptance", acc, "--results", results]
+    base += ["--project", str(root)]
 
     assert main([*base, "--dry-run"]) == 0
     assert "would publish" in capsys.readouterr().out and REPO not in hub.state.repos

@@ -43,6 +43,7 @@ def do_publish(project, server, **kw):
         REPO,
         hub_for(server),
         acceptance_path=root / "outputs" / "benchmark" / "acceptance.json",
+        results_path=root / "outputs" / "benchmark" / "report" / "results.md",
         project_dir=root,
         **kw,
     )
@@ -70,7 +71,8 @@ def test_publish_then_pull_by_tag_is_byte_identical(project, hub, tmp_path):
         assert (pulled / rel).read_bytes() == (set_dir / rel).read_bytes()
     assert (pulled / "lineage.json").read_bytes() == (set_dir / "lineage.json").read_bytes()
     card = DatasetCard.load(pulled / "README.md")
-    assert "Verdict: **accepted**" in card.text and "| 500 | 0.83 | 0.78 |" in card.text
+    assert "Verdict: **accepted**" in card.text and "| real+500 | 0.83 | 0.78 |" in card.text
+    assert "### Benchmark results" in card.text and "- reason: paired gain" in card.text
     assert "Pending" in (set_dir / "README.md").read_text()  # the DVC output is untouched
     ds = load_set(pulled, cache_dir=tmp_path / "ds")
     assert len(ds) == 6 and ds.features["label"].names == ["normal", "abnormal"]

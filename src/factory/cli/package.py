@@ -77,6 +77,10 @@ def register(app: typer.Typer) -> None:
         acceptance: Path = typer.Option(
             Path("outputs/benchmark/acceptance.json"), help="Benchmark verdict file."
         ),
+        results: Path = typer.Option(
+            Path("outputs/benchmark/report/results.md"),
+            help="Benchmark results table (Markdown) put into the card, when present.",
+        ),
         force: bool = typer.Option(
             False, help="Publish although the benchmark did not accept the set (needs --reason)."
         ),
@@ -95,6 +99,7 @@ def register(app: typer.Typer) -> None:
             _hub(endpoint),
             version=version,
             acceptance_path=acceptance,
+            results_path=results,
             force=force,
             reason=reason,
             private=not public,

@@ -154,6 +154,21 @@ def read_acceptance(path: str | Path) -> dict[str, Any] | None:
     return data
 
 
+def with_results(
+    acceptance: dict[str, Any] | None, results_path: str | Path | None
+) -> dict[str, Any] | None:
+    """Attach the benchmark's Markdown results table for the card, headings demoted a level
+    or two so they nest under the card's own section."""
+    if acceptance is None or acceptance.get("table") or results_path is None:
+        return acceptance
+    path = Path(results_path)
+    if not path.exists():
+        return acceptance
+    lines = path.read_text(encoding="utf-8").splitlines()
+    table = "\n".join("##" + line if line.startswith("#") else line for line in lines)
+    return {**acceptance, "table": table}
+
+
 def check_acceptance(
     acceptance: Mapping[str, Any] | None, where: str, force: bool, reason: str | None
 ) -> str | None:
@@ -209,6 +224,7 @@ def publish(
     *,
     version: str | None = None,
     acceptance_path: str | Path,
+    results_path: str | Path | None = None,
     force: bool = False,
     reason: str | None = None,
     private: bool = True,
@@ -230,7 +246,7 @@ def publish(
         raise FactoryError(f"{set_dir}: {diffs[0]} ({len(diffs)} difference(s)); repackage it")
     if not lineage["gate"]["passed"]:
         raise GateFailed(f"{set_dir}: the gate did not pass; it cannot be published")
-    acceptance = read_acceptance(acceptance_path)
+    acceptance = with_results(read_acceptance(acceptance_path), results_path)
     forced = check_acceptance(acceptance, str(acceptance_path), force, reason)
     check_clean(project_dir)
     plan = PublishPlan(repo_id, version, private, plan_files(set_dir), forced)
