@@ -170,6 +170,13 @@ def test_missing_model_is_a_clear_error(tmp_path):
         draw(tmp_path / "empty", tmp_path / "sample")
 
 
+def test_changed_weights_are_a_clear_error(tiny_model, tmp_path):
+    meta = tiny_model / "factory_model.json"
+    meta.write_text(meta.read_text().replace('"model_hash": "', '"model_hash": "0'))
+    with pytest.raises(FactoryError, match="weights changed"):
+        draw(tiny_model, tmp_path / "sample")
+
+
 def test_image_size_mismatch_is_a_clear_error(tiny_model, tmp_path):
     with pytest.raises(FactoryError, match="16 px"):
         sample_set(

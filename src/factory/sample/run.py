@@ -93,11 +93,13 @@ def load_model(
             f"{model_dir}: the model makes {unet.config.sample_size} px images but "
             f"common.image_size is {image_size}; retrain or fix params.yaml"
         )
-    model_hash = (
-        meta.model_hash
-        if ema and meta.model_hash
-        else sha256_tree(model_dir / ("unet_ema" if ema else "unet"))
-    )
+    weights = model_dir / ("unet_ema" if ema else "unet")
+    model_hash = sha256_tree(weights)
+    if ema and meta.model_hash and meta.model_hash != model_hash:
+        raise FactoryError(
+            f"{weights}: the weights changed after training (hash differs from "
+            f"factory_model.json's model_hash); re-run `dvc repro train` or restore them"
+        )
     return LoadedModel(unet.eval(), scheduler.config, meta, model_hash)
 
 
