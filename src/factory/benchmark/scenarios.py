@@ -44,6 +44,12 @@ class Split:
     evaluate: np.ndarray
     monitor: np.ndarray  # for training curves only; never for model selection
 
+    def __post_init__(self) -> None:
+        # own, writable int64 copies: pandas hands out read-only views, and torch warns
+        # when indexing a tensor with a read-only array
+        for name in ("train", "evaluate", "monitor"):
+            object.__setattr__(self, name, np.array(getattr(self, name), dtype=np.int64))
+
 
 def scenario_name(count: int | str) -> str:
     return SYNTHETIC_ONLY if count == SYNTHETIC_ONLY else f"real+{count}"
