@@ -63,7 +63,10 @@ def one(path, out, size):
     pad = None
     if "PixelPaddingValue" in ds:
         pad = stored == int(ds.PixelPaddingValue)
-    v = apply_voi_lut(apply_modality_lut(stored, ds), ds).astype(np.float64)
+    m = apply_modality_lut(stored, ds)
+    if ds.get("VOILUTSequence"):
+        m = np.rint(m).astype(np.int64)
+    v = apply_voi_lut(m, ds).astype(np.float64)
     ok = v if pad is None else v[~pad]
     v = (v - ok.min()) / max(ok.max() - ok.min(), 1e-9)
     if ds.PhotometricInterpretation == "MONOCHROME1":

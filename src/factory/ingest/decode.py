@@ -162,7 +162,9 @@ def padding_mask(stored: np.ndarray, ds) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
-def _voi_range(ds, used_lut: bool, values: np.ndarray) -> tuple[float, float]:
+def _voi_range(
+    ds, used_lut: bool, values: np.ndarray, valid: np.ndarray | None
+) -> tuple[float, float]:
     """The output range of the VOI step, to scale it to [0, 1].
 
     With a VOI LUT Sequence: the range of the LUT's own entries (many files declare 16
@@ -188,9 +190,12 @@ def _voi_range(ds, used_lut: bool, values: np.ndarray) -> tuple[float, float]:
             slope, icpt = float(ds.RescaleSlope), float(ds.RescaleIntercept)
             lo, hi = sorted((lo * slope + icpt, hi * slope + icpt))
         return lo, hi
-    if values.size == 0:
-        return 0.0, 1.0
-    return float(values.min()), float(values.max())
+    if valid is None:
+        return float(values.min()), float(values.max())
+    if not valid.any():
+        return 0.0, 0.0
+    kept = values[valid]
+    return float(kept.min()), float(kept.max())
 
 
 def _has_voi_lut(ds) -> bool:
@@ -213,15 +218,23 @@ def dicom_to_display(stored: np.ndarray, ds) -> tuple[np.ndarray, np.ndarray | N
         # A LUT indexes integers; rescaled values are whole numbers in practice.
         values = np.rint(values).astype(np.int64)
     values = apply_voi_lut(values, ds, index=0, prefer_lut=True)  # no-op without VOI tags
-    values = np.asarray(values, dtype=np.float64)
-    lo, hi = _voi_range(ds, used_lut, values if pad is None else values[~pad])
-    image = (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
-    np.clip(image, 0.0, 1.0, out=image)
+    valid = None if pad is None else ~pad
+    lo, hi = _voi_range(ds, used_lut, values, valid)
+    # float32 from here (24-bit mantissa: ample for a 16-bit result), in place: a
+    # full-field mammogram is 13+ Mpx, so every float64 copy costs 100+ MB per worker.
+    image = np.asarray(values, dtype=np.float32)
+    del values
+    if hi > lo:
+        image -= np.float32(lo)
+        image /= np.float32(hi - lo)
+        np.clip(image, 0.0, 1.0, out=image)
+    else:
+        image[...] = 0.0
     if str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() == "MONOCHROME1":
-        image = 1.0 - image
+        np.subtract(np.float32(1.0), image, out=image)
     if pad is not None:
         image[pad] = 0.0
-    return image.astype(np.float32), (None if pad is None else ~pad)
+    return image, valid
 
 
 def _tag_laterality(ds) -> str | None:
