@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -98,6 +99,12 @@ def write_synthetic(root: Path, n: int, size: int, rng: np.random.Generator) -> 
     return root
 
 
+def _cpu_seconds() -> float:
+    """User + system time of this process and its finished children (the FRD pool)."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=500, help="synthetic images")
@@ -113,17 +120,23 @@ def main() -> None:
         samples = write_synthetic(Path(tmp) / "sample", args.synthetic, args.size, rng)
         config = GateConfig(extractor="random_cnn", frd=not args.no_frd, frd_workers=2)
         load_before = os.getloadavg()[0]
+        cpu_before = _cpu_seconds()
         start = time.perf_counter()
         result = run_gate(
             samples, manifest, Path(tmp) / "gate", CommonConfig(image_size=args.size), config
         )
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_before
     print(
         f"gate: {args.synthetic} synthetic vs {args.real} real (+{args.val} val) at "
         f"{args.size} px, random_cnn{'' if args.no_frd else ' + FRD'}: {seconds:.1f} s "
         f"(target < 180 s; load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores: shared machine, "
         "so pessimistic)"
+    )
+    print(
+        f"CPU time {cpu:.1f} s (this process and its FRD workers): on 2 idle cores the "
+        f"wall time would be about {cpu / 2:.0f}-{cpu:.0f} s"
     )
     print({k: v for k, v in result.overall.items() if v is not None})
 

@@ -8,15 +8,18 @@ FRD uses the `frd-score` package's radiomics extractor and Fréchet distance.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from factory.errors import FactoryError
 
@@ -155,8 +158,9 @@ def frd_features(images: np.ndarray, workers: int = 2) -> np.ndarray:
     """Radiomics features (FRD v1: original + LoG + wavelet images, ~400 values) per image.
 
     frd-score reads images from files, so the images are written as 16-bit PNGs to a
-    temporary folder and passed as a file list to its `compute_features`, with the same
-    extractor settings `compute_frd` uses for 2-D images. Rows may contain NaN; see
+    temporary folder and each goes through its `process_image_mask_pair` (what its
+    `compute_features` maps over a pool) with the extractor `compute_frd` builds for 2-D
+    images; the pool is ours only to show progress. Rows may hold NaN: see
     `frd_from_features`.
     """
     from frd_score import frd as frd_lib
@@ -166,21 +170,26 @@ def frd_features(images: np.ndarray, workers: int = 2) -> np.ndarray:
     frd_lib._ensure_radiomics()
     frd_lib.setVerbosity(60)  # pyradiomics logs every image otherwise
     extractor = frd_lib.get_feature_extractor(frd_version="v1", image_dim=2)
+    one = partial(frd_lib.process_image_mask_pair, feature_extractor=extractor, frd_version="v1")
     with tempfile.TemporaryDirectory(prefix="frd-") as tmp:
-        files = []
+        pairs = []
         for i, image in enumerate(images):
             path = Path(tmp) / f"{i:06d}.png"
             write_png16(path, np.round(np.clip(image, 0, 1) * 65535).astype(np.uint16))
-            files.append(path)
-        feats, _, _ = frd_lib.compute_features(
-            files, extractor, num_workers=workers, frd_version="v1"
-        )
-    if len(feats) != len(images):
+            pairs.append((path, None))
+        progress = {"desc": "FRD radiomics", "unit": "img", "total": len(pairs), "leave": False}
+        if workers <= 1:
+            results = [one(pair) for pair in tqdm(pairs, **progress)]
+        else:
+            with mp.Pool(processes=workers) as pool:
+                results = list(tqdm(pool.imap(one, pairs, chunksize=4), **progress))
+    failed = sum(r is None for r in results)
+    if failed:
         raise FactoryError(
-            f"FRD: radiomics features failed for {len(images) - len(feats)} of "
-            f"{len(images)} images (empty or constant images?)"
+            f"FRD: radiomics features failed for {failed} of {len(images)} images "
+            "(empty or constant images?)"
         )
-    return np.asarray(feats, dtype=np.float64)
+    return np.asarray([r[0] for r in results], dtype=np.float64).reshape(len(images), -1)
 
 
 def frd_from_features(real_feats: np.ndarray, fake_feats: np.ndarray) -> float:

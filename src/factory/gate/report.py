@@ -48,7 +48,7 @@ def closest_pairs(inputs: GateInputs, result: GateResult, path: Path) -> Path:
     order = np.argsort(-table["nearest_real_ncc"].to_numpy())[:CLOSEST_PAIRS]
     index = {image_id: i for i, image_id in enumerate(inputs.train_ids)}
     n = max(1, len(order))
-    fig = Figure(figsize=(1.5 * n, 3.4))
+    fig = Figure(figsize=(1.5 * n, 3.8))
     axes = fig.subplots(2, n, squeeze=False)
     for col in range(n):
         if col >= len(order):
@@ -83,6 +83,7 @@ def distance_histograms(result: GateResult, path: Path) -> Path:
         t = result.thresholds[name]
         ax.axvline(t.value, color="k", ls="--", label=f"threshold p{t.percentile:g} ({t.method})")
         ax.set_xlabel(f"{name.replace('_', ' ')} to nearest training image")
+        ax.set_ylabel("density")
         ax.legend(fontsize=7)
     fig.suptitle("memorization: closer than the threshold = flagged", fontsize=9)
     fig.tight_layout()
