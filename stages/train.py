@@ -13,6 +13,7 @@ from factory.train.run import train_generator
 
 def body(params, args) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("accelerate").setLevel(logging.WARNING)  # one line per checkpoint file
     result = train_generator(args.manifest, args.out, params.common, params.train)
     if result.is_main_process:
         save_resolved_config(args.out, **params.resolved("common", "train"))

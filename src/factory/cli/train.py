@@ -37,6 +37,7 @@ def register(app: typer.Typer) -> None:
         from factory.train.run import train_generator
 
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("accelerate").setLevel(logging.WARNING)
         loaded = load_params(params)
         cfg = loaded.train
         if steps is not None:
