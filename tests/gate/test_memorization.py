@@ -102,3 +102,17 @@ def test_calibration_on_few_images_fits_a_tail_below_the_empirical_value() -> No
 def test_calibration_needs_enough_val_images() -> None:
     with pytest.raises(FactoryError, match="needs at least 5 real val images, got 3"):
         memorization.calibrate(np.array([0.1, 0.2, 0.3]), 1.0)
+
+
+def test_too_few_val_images_fail_before_any_feature_is_computed(real_sets) -> None:
+    inputs = GateInputs(
+        classes=CLASSES,
+        fake=real_sets["test"],
+        fake_labels=real_sets["test_labels"],
+        train=real_sets["train"],
+        train_labels=real_sets["train_labels"],
+        train_ids=real_sets["train_ids"],
+        val=real_sets["val"][:3],
+    )
+    with pytest.raises(FactoryError, match="needs at least 5 real val images, got 3"):
+        assess(inputs, GateConfig(extractor="inception", weights_path="/no/such/file"))

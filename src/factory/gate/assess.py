@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from factory.errors import FactoryError
 from factory.gate import memorization, metrics, sanity
 from factory.gate.config import GateConfig
 from factory.gate.features import build_extractor, extract_features
@@ -113,6 +114,24 @@ def _copy_search(
     return table, thresholds, calibration
 
 
+def _check_sizes(inputs: GateInputs, config: GateConfig, present: list[int]) -> None:
+    """Every metric's minimum set size, per class, checked up front."""
+    if len(inputs.val) < config.min_calibration_images:
+        raise FactoryError(
+            f"memorization calibration needs at least {config.min_calibration_images} real "
+            f"val images, got {len(inputs.val)}; give the val split more images or lower "
+            "gate.min_calibration_images"
+        )
+    needs = {"FID": 2, "KID": 2, f"PRDC (k={config.prdc_k})": config.prdc_k + 1}
+    if config.frd:
+        needs["FRD"] = metrics.MIN_IMAGES["frd"]
+    for c in present:
+        n_real = int((inputs.train_labels == c).sum())
+        n_fake = int((inputs.fake_labels == c).sum())
+        for name, need in needs.items():
+            metrics.require(name, n_real, n_fake, need, f"class {inputs.classes[c]!r}")
+
+
 def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
     """Compute every metric, flag copies and insane images, and judge the gates.
 
@@ -120,6 +139,8 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
     have synthetic images (a class sampled 0 times is left out rather than counted as
     missing). Distribution metrics use all synthetic images: they describe the generator.
     """
+    present = [c for c in range(len(inputs.classes)) if (inputs.fake_labels == c).any()]
+    _check_sizes(inputs, config, present)  # fail before minutes of features, not after
     extractor = build_extractor(
         config.extractor,
         weights_path=config.weights_path,
@@ -130,7 +151,6 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
     train_feats = extract_features(inputs.train, extractor, config.batch_size, "train features")
     val_feats = extract_features(inputs.val, extractor, config.batch_size, "val features")
 
-    present = [c for c in range(len(inputs.classes)) if (inputs.fake_labels == c).any()]
     ref = np.isin(inputs.train_labels, present)
     train_frd = fake_frd = None
     if config.frd:
