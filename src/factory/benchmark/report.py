@@ -364,6 +364,20 @@ def write_gradcam(
     return boxes
 
 
+def headline(results: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]:
+    """The numbers `dvc metrics diff` should show first: the acceptance comparison."""
+    metric, scenario = verdict["metric"], verdict["scenario"]
+    return {
+        "metric": metric,
+        "scenario": scenario,
+        "baseline": results[sc.BASELINE][metric]["mean"],
+        "with_synthetic": results.get(scenario, {}).get(metric, {}).get("mean"),
+        "gain": verdict["gain"],
+        "gain_ci95_low": verdict["ci95"][0],
+        "gain_ci95_high": verdict["ci95"][1],
+    }
+
+
 def write_report(
     out: Path,
     cfg: BenchmarkConfig,
@@ -383,6 +397,7 @@ def write_report(
         "protocol": cfg.protocol,
         "accepted": verdict["accepted"],
         "main": main_config,
+        "headline": headline(summary["results"][main_config], verdict),
         "notes": the_plan.notes,
         "results": summary["results"],
         "differences": summary["differences"],

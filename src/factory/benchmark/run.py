@@ -295,6 +295,7 @@ def run_benchmark(
     diff = summary["differences"][main_config].get(main, {}).get(cfg.acceptance.metric)
     verdict = decide(cfg.acceptance, cfg.protocol, main, diff)
     verdict |= {
+        "synthetic_count": next((s.synthetic for s in the_plan.scenarios if s.name == main), None),
         "backbone": cfg.backbones[0],
         "image_size": cfg.image_sizes[0],
         "seeds": [run_seed(common.seed, i) for i in range(cfg.seeds)],
