@@ -91,7 +91,10 @@ def main() -> None:
     batch = min(sample_cfg.batch_size, args.images)
     default = sample_cfg.model_copy(update={"batch_size": batch})
     ddpm = default.model_copy(update={"scheduler": "ddpm", "steps": 1000})
-    results = [time_sampler(model, cfg, args.images) for cfg in (default, ddpm)]
+    results = []
+    for cfg in (default, ddpm):
+        results.append(time_sampler(model, cfg, args.images))
+        print(results[-1], flush=True)
     fast, slow = results
     summary = {
         "model": str(source),
