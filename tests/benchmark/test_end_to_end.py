@@ -46,6 +46,7 @@ def test_heldout_through_the_cli(tmp_path, tiny_inputs) -> None:
     assert isinstance(verdict["accepted"], bool) and verdict["metric"] == "auc"
     assert len(verdict["ci95"]) == 2 and verdict["min_gain"] == 0.0
     assert len(verdict["seeds"]) == 2
+    assert [row["scenario"] for row in verdict["table"]] == ["real+0", "real+4", "synthetic-only"]
     metrics = _read(out, "metrics.json")
     results = metrics["results"]["test_resnet@32px"]
     assert set(results) == {"real+0", "real+4", "synthetic-only"}

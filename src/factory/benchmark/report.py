@@ -120,6 +120,23 @@ def detail_table(
     return lines
 
 
+def card_table(
+    results: dict[str, Any], diffs: dict[str, Any], names: list[str], protocol: str
+) -> list[dict[str, Any]]:
+    """One row per scenario of the main model, for the dataset card (acceptance.json)."""
+    return [
+        {
+            "scenario": display_name(name, protocol),
+            "AUC [95% CI]": _fmt(results[name]["auc"], True),
+            "balanced accuracy [95% CI]": _fmt(results[name]["balanced_accuracy"], True),
+            "sensitivity": _fmt(results[name]["sensitivity"]),
+            "specificity": _fmt(results[name]["specificity"]),
+            "ΔAUC vs real+0 [95% CI]": _diff(diffs.get(name, {}).get("auc")),
+        }
+        for name in names
+    ]
+
+
 def prodan_table(results: dict[str, Any], cfg: BenchmarkConfig, names: list[str]) -> list[str]:
     """Prodan et al. Table 2: per resolution and data variant, one row per backbone."""
     lines = ["| Model | Accuracy | AUC | Precision | Recall | F1 |", "|---|---|---|---|---|---|"]

@@ -280,7 +280,7 @@ def run_benchmark(
     acceptance, and `factory publish` refuses a rejected set.
     """
     from .model import pretrained_weights_file
-    from .report import write_report
+    from .report import card_table, write_report
 
     pool = load_pool(dataset_dir, manifest_path, common.classes)
     the_plan = plan(cfg, pool, common.seed)
@@ -303,6 +303,12 @@ def run_benchmark(
         "test_images": summary["results"][main_config][sc.BASELINE]["n_images"],
         "baseline": summary["results"][main_config][sc.BASELINE].get(cfg.acceptance.metric),
         "notes": the_plan.notes,
+        "table": card_table(
+            summary["results"][main_config],
+            summary["differences"][main_config],
+            names,
+            cfg.protocol,
+        ),
     }
     with atomic_dir(out_dir) as tmp:
         write_report(tmp, cfg, common, pool, the_plan, runs, summary, verdict, main_model)
