@@ -216,7 +216,7 @@ def dicom_to_display(stored: np.ndarray, ds) -> tuple[np.ndarray, np.ndarray | N
     used_lut = _has_voi_lut(ds)
     if used_lut and not np.issubdtype(values.dtype, np.integer):
         # A LUT indexes integers; rescaled values are whole numbers in practice.
-        values = np.rint(values).astype(np.int64)
+        values = np.rint(values).astype(np.int32)
     values = apply_voi_lut(values, ds, index=0, prefer_lut=True)  # no-op without VOI tags
     valid = None if pad is None else ~pad
     lo, hi = _voi_range(ds, used_lut, values, valid)
