@@ -16,7 +16,9 @@ def test_atomic_write_json_round_trip_and_normal_permissions(tmp_path: Path) -> 
     path = atomic_write_json(tmp_path / "a" / "m.json", {"x": np.float32(1.5), "p": Path("q")})
     assert read_json(path) == {"x": 1.5, "p": "q"}
     mode = stat.S_IMODE(os.stat(path).st_mode)
-    assert mode == 0o666 & ~os.umask(0o022) or mode & 0o044  # readable by group/others
+    mask = os.umask(0)
+    os.umask(mask)
+    assert mode == 0o666 & ~mask  # not mkstemp's 0600
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
 
 

@@ -94,9 +94,16 @@ def test_calibration_uses_the_empirical_percentile_when_it_is_resolved() -> None
 def test_calibration_on_few_images_fits_a_tail_below_the_empirical_value() -> None:
     d = np.random.default_rng(0).normal(0.15, 0.01, size=12)
     t = memorization.calibrate(d, 1.0)
-    assert t.method == "gumbel-min fit"
+    assert t.method == "weibull fit"
     assert t.value <= np.percentile(d, 1)
     assert t.value > 0.05  # not absurdly far below the data
+
+
+def test_calibration_threshold_stays_positive_on_spread_out_distances() -> None:
+    """Phantom-like spread (mean 0.05, sd 0.018): a normal or Gumbel tail goes below 0."""
+    d = np.abs(np.random.default_rng(1).normal(0.053, 0.018, size=27))
+    t = memorization.calibrate(d, 1.0)
+    assert 1e-4 < t.value <= np.percentile(d, 1)
 
 
 def test_calibration_needs_enough_val_images() -> None:

@@ -139,6 +139,10 @@ def test_corrupt_latest_checkpoint_falls_back(
         result = train_generator(manifest16, out, common16, tiny_cfg(steps=5))
     assert "step-00000004" in caplog.text and "falling back" in caplog.text
     assert result.resumed_from.name == "step-00000002" and result.steps_this_run == 3
+    # the damaged folder was replaced by a fresh step-4 checkpoint on the way to step 5
+    saved = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert saved == ["step-00000004", "step-00000005"]
+    assert (out / "checkpoints/step-00000004/model.safetensors").read_bytes() != b"garbage"
 
 
 def test_finished_training_is_not_repeated(manifest16, tmp_path, tiny_cfg, common16) -> None:

@@ -81,7 +81,7 @@ class Threshold:
 
     value: float
     percentile: float
-    method: str  # "empirical" or "gumbel-min fit"
+    method: str  # "empirical" or "weibull fit"
     n_calibration: int
 
 
@@ -93,11 +93,13 @@ def calibrate(
     With n calibration images the empirical percentile is only resolved down to about
     100/n %: below that it collapses onto the smallest distance, and a new real image
     falls under it with probability ~1/(n+1), far above `percentile`. So when
-    n * percentile / 100 < 1 the percentile comes from a Gumbel distribution for minima
-    fitted to the distances (a nearest-neighbour distance is a minimum over the training
-    set, so its lower tail is extreme-value shaped), capped at the empirical value so a
-    poor fit can only make the check stricter about what counts as a copy, never looser.
-    With enough images (n >= 100 / percentile) the empirical percentile (linear
+    n * percentile / 100 < 1 the percentile comes from a Weibull distribution (location 0)
+    fitted to the distances: a nearest-neighbour distance is the minimum of non-negative
+    distances over the training set, and the Weibull is the extreme-value law of such
+    minima; it stays above 0 (a Gumbel or normal fit can put the 1st percentile below 0
+    and then flags nothing, not even exact copies). The fitted value is capped at the
+    empirical one, so a poor fit can only make the test more lenient towards borderline
+    images, never flag more. With n >= 100 / percentile the empirical percentile (linear
     interpolation) is used as it is.
     """
     d = np.asarray(distances, dtype=np.float64)
@@ -111,8 +113,8 @@ def calibrate(
     empirical = float(np.percentile(d, percentile))
     if percentile <= 0 or len(d) * percentile / 100 >= 1:
         return Threshold(empirical, percentile, "empirical", len(d))
-    loc, scale = stats.gumbel_l.fit(d)
-    fitted = float(stats.gumbel_l.ppf(percentile / 100, loc, scale))
+    shape, _, scale = stats.weibull_min.fit(np.clip(d, 1e-9, None), floc=0)
+    fitted = float(stats.weibull_min.ppf(percentile / 100, shape, 0, scale))
     if not np.isfinite(fitted):
         fitted = empirical
-    return Threshold(min(fitted, empirical), percentile, "gumbel-min fit", len(d))
+    return Threshold(min(fitted, empirical), percentile, "weibull fit", len(d))

@@ -291,8 +291,20 @@ class Trainer:
                 )
                 continue
             log.info("resumed from %s (step %d)", folder, self.state.step)
+            self._drop_newer_than(self.state.step)
             return Path(folder)
+        self._drop_newer_than(0)
         return None
+
+    def _drop_newer_than(self, step: int) -> None:
+        """Delete the unusable checkpoints past the one resumed (already warned about), so
+        that pruning by step never keeps them in place of fresh ones."""
+        if self.acc.is_main_process:
+            for s, folder in ckpt.list_checkpoints(self.ckpt_dir):
+                if s > step:
+                    log.warning("removing unusable checkpoint %s", folder)
+                    shutil.rmtree(folder, ignore_errors=True)
+        self.acc.wait_for_everyone()
 
     # -- previews -------------------------------------------------------------------------
     def preview(self, name: str | None = None) -> None:
