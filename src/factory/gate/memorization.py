@@ -64,7 +64,7 @@ def nearest_ncc(
             better = value > best[part]
             best[part] = torch.where(better, value, best[part])
             best_idx[part] = torch.where(better, idx, best_idx[part])
-    return best.numpy().astype(np.float64), best_idx.numpy()
+    return best.clamp(-1, 1).numpy().astype(np.float64), best_idx.numpy()  # float round-off
 
 
 def nearest_feature(queries: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
