@@ -16,6 +16,7 @@ Writes a Markdown table to stdout and to --out.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ def main() -> None:
     from factory.sample.run import sample_set
 
     torch.set_num_threads(args.threads)
+    logging.getLogger("radiomics").setLevel(logging.ERROR)  # it logs every feature class
     raw = yaml.safe_load(args.params.read_text()) or {}
     common = validate_section("common", raw.get("common"), str(args.params))
     base = validate_section("sample", raw.get("sample"), str(args.params))
