@@ -117,7 +117,10 @@ class TrainConfig(Section):
         5000, ge=0, description="Steps between preview grids; 0 = only the final one."
     )
     preview_per_class: int = Field(4, ge=1, le=64, description="Preview images per class.")
-    preview_steps: int = Field(25, ge=1, le=1000, description="DPM-Solver++ steps per preview.")
+    preview_scheduler: Literal["ddpm", "ddim", "dpmsolver++", "unipc"] = Field(
+        "ddpm", description="Sampler of the previews (the sample stage's schedulers)."
+    )
+    preview_steps: int = Field(100, ge=1, le=1000, description="Denoising steps per preview.")
     preview_guidance: float = Field(
         1.0, ge=0.0, description="Classifier-free guidance scale of the previews."
     )

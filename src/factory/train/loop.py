@@ -322,11 +322,15 @@ class Trainer:
                     steps=self.cfg.preview_steps,
                     guidance=self.cfg.preview_guidance,
                     seed=self.seed,
+                    scheduler_name=self.cfg.preview_scheduler,
                 )
             finally:
                 self.p.ema.restore(params)
             stem = name or f"step-{self.state.step:08d}"
-            title = f"EMA samples at step {self.state.step} ({self.cfg.preview_steps} steps)"
+            title = (
+                f"EMA samples at step {self.state.step} "
+                f"({self.cfg.preview_scheduler}, {self.cfg.preview_steps} steps)"
+            )
             write_preview(self.out_dir / "previews" / f"{stem}.png", images, self.classes, title)
         self.acc.wait_for_everyone()
 

@@ -1,8 +1,9 @@
 """Preview grids during training: a few EMA samples per class, one row per class.
 
-Drawn through the sample stage's own denoising loop (`factory.sample.sampler`) with a
-quick DPM-Solver++ schedule, from fixed seeds so that successive grids show the same noise
-growing into images.
+Drawn through the sample stage's own denoising loop (`factory.sample.sampler`) with
+`train.preview_scheduler` (DDPM by default: early in training the deterministic few-step
+solvers diverge where ancestral sampling still shows the shapes), from fixed seeds so
+that successive grids show the same noise growing into images.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def preview_images(
     steps: int,
     guidance: float,
     seed: int,
+    scheduler_name: str = "ddpm",
 ) -> np.ndarray:
     """uint16 images [classes, per_class, H, W] from the model as it is now."""
     from factory.sample.sampler import build_scheduler, image_generators, sample, to_uint16
 
     device = next(unet.parameters()).device
     scheduler = build_scheduler(
-        "dpmsolver++",
+        scheduler_name,
         noise_scheduler.config,
         prediction_type=noise_scheduler.config.prediction_type,
     )
