@@ -21,6 +21,11 @@ class IngestConfig(Section):
     source: SourceKind = Field(
         "inbreast", description="Dataset layout to read: " + ", ".join(SOURCES) + "."
     )
+    path: str = Field(
+        "datasets/phantom",
+        description="The dataset folder as downloaded. dvc.yaml passes it to the stage as "
+        "--path (and tracks it as a dependency); the library itself never reads this key.",
+    )
     label_map: str | dict[str, str | None] = Field(
         "default",
         description="A named map of the source (see docs/ingest.md, e.g. 'sutjiadi' or "
