@@ -131,3 +131,12 @@ def test_synthetic_set_is_read_as_16_bit(tmp_path, synthetic_set) -> None:
 def test_config_errors_are_one_line(raw, message) -> None:
     with pytest.raises(ConfigError, match=message):
         validate_section("benchmark", raw)
+
+
+def test_synthetic_classes_draws_from_the_named_classes_only(pool) -> None:
+    order = sc.synthetic_order(pool.rows, 2, seed=0)
+    picked = sc.pick_synthetic(order, 6, CLASSES, only=(CLASSES[1],))
+    assert len(picked) == 6
+    assert set(pool.rows.loc[picked, "y"]) == {1}
+    with pytest.raises(FactoryError, match="synthetic_classes"):
+        sc.pick_synthetic(order, 6, CLASSES, only=("nope",))

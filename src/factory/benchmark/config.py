@@ -73,6 +73,11 @@ class BenchmarkConfig(Section):
         description="Synthetic images added (in total, balanced per class) to the real "
         "training patients, one scenario each; 0 is the real-only baseline.",
     )
+    synthetic_classes: tuple[str, ...] | None = Field(
+        None,
+        description="Classes the synthetic images are drawn from, each count split evenly "
+        "over them; null = every class (balanced). Prodan et al. added positives only.",
+    )
     synthetic_only: bool = Field(
         True,
         description="Also train on synthetic images only (the largest count), heldout only.",

@@ -100,7 +100,10 @@ def plan(cfg: BenchmarkConfig, pool: Pool, seed: int) -> Plan:
         notes.append(f"prodan2023 protocol: {sc.PRODAN_NOTE} ({seen} patients); comparison only")
     scenarios = sc.scenarios(cfg)
     order = sc.synthetic_order(rows, len(pool.classes), seed)
-    synthetic = {s.name: sc.pick_synthetic(order, s.synthetic, pool.classes) for s in scenarios}
+    synthetic = {
+        s.name: sc.pick_synthetic(order, s.synthetic, pool.classes, cfg.synthetic_classes)
+        for s in scenarios
+    }
     return Plan(scenarios, synthetic, gen, notes)
 
 

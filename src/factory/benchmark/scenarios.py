@@ -75,23 +75,38 @@ def synthetic_order(rows: pd.DataFrame, n_classes: int, seed: int) -> list[np.nd
     return [rng.permutation(synth[ys == c]) for c in range(n_classes)]
 
 
-def pick_synthetic(order: list[np.ndarray], count: int, classes: tuple[str, ...]) -> np.ndarray:
-    """`count` synthetic indices, count / n_classes from each class."""
+def pick_synthetic(
+    order: list[np.ndarray],
+    count: int,
+    classes: tuple[str, ...],
+    only: tuple[str, ...] | None = None,
+) -> np.ndarray:
+    """`count` synthetic indices, split evenly over `only` (default: every class)."""
     if count == 0:
         return np.zeros(0, dtype=np.int64)
-    per_class, rest = divmod(count, len(classes))
+    drawn = only or classes
+    unknown = sorted(set(drawn) - set(classes))
+    if unknown:
+        raise FactoryError(
+            f"benchmark.synthetic_classes: {unknown} are not in common.classes {list(classes)}"
+        )
+    per_class, rest = divmod(count, len(drawn))
     if rest:
         raise FactoryError(
-            f"benchmark.synthetic_counts: {count} cannot be split evenly over {len(classes)} "
-            f"classes; use a multiple of {len(classes)}"
+            f"benchmark.synthetic_counts: {count} cannot be split evenly over {len(drawn)} "
+            f"classes; use a multiple of {len(drawn)}"
         )
+    picked = []
     for name, have in zip(classes, order, strict=True):
+        if name not in drawn:
+            continue
         if len(have) < per_class:
             raise FactoryError(
                 f"benchmark.synthetic_counts: {count} asks for {per_class} synthetic {name!r} "
                 f"images but the set has {len(have)}; lower the count or sample more"
             )
-    return np.concatenate([have[:per_class] for have in order]).astype(np.int64)
+        picked.append(have[:per_class])
+    return np.concatenate(picked).astype(np.int64)
 
 
 def _real(rows: pd.DataFrame) -> pd.DataFrame:

@@ -39,12 +39,16 @@ def build_scheduler(
         return DDPMScheduler.from_config(training_config, **common)
     if name == "ddim":
         return DDIMScheduler.from_config(training_config, **common)
+    # The multistep solvers extrapolate from x0 predictions; an eps-model's x0 at high noise
+    # is wild early in training, so clip it to the data range [-1, 1] as DDPM and DDIM do
+    # (clip_sample). diffusers spells that "thresholding" with sample_max_value 1.
+    clip_x0 = {"thresholding": True, "sample_max_value": 1.0}
     if name == "dpmsolver++":
         return DPMSolverMultistepScheduler.from_config(
-            training_config, algorithm_type="dpmsolver++", solver_order=2, **common
+            training_config, algorithm_type="dpmsolver++", solver_order=2, **clip_x0, **common
         )
     if name == "unipc":
-        return UniPCMultistepScheduler.from_config(training_config, **common)
+        return UniPCMultistepScheduler.from_config(training_config, **clip_x0, **common)
     raise FactoryError(f"sample.scheduler = {name!r}: expected one of {', '.join(SCHEDULERS)}")
 
 
