@@ -37,7 +37,11 @@ def test_paper_profiles_carry_the_papers_settings() -> None:
     rsna = load_params(ROOT / "profiles" / "rsna-paper.yaml")
     assert rsna.benchmark.protocol == "prodan2023"
     assert set(rsna.benchmark.backbones) == {
-        "resnet18", "resnet34", "resnet152", "efficientnet_b0", "maxvit_nano_rw_256"
+        "resnet18",
+        "resnet34",
+        "resnet152",
+        "efficientnet_b0",
+        "maxvit_nano_rw_256",
     }
     assert rsna.benchmark.image_sizes == (256, 512)
     assert rsna.sample.per_class == {"negative": 0, "positive": 1000}
