@@ -6,10 +6,10 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from factory.io import write_png16
+from factory.sample.metadata import metadata_frame, write_metadata
 
 _spec = importlib.util.spec_from_file_location(
     "_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py"
@@ -41,7 +41,7 @@ def write_samples(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         name = CLASSES[int(label)]
         rel = f"images/{name}/syn-{i:05d}.png"
-        write_png16(root / rel, np.round(np.clip(image, 0, 1) * 65535).astype(np.uint16))
+        digest = write_png16(root / rel, np.round(np.clip(image, 0, 1) * 65535).astype(np.uint16))
         rows.append(
             {
                 "image_id": f"syn-{i:05d}",
@@ -53,9 +53,10 @@ def write_samples(root: Path, images: np.ndarray, labels: np.ndarray) -> Path:
                 "guidance": 1.0,
                 "model_hash": "0" * 64,
                 "path": rel,
+                "sha256": digest,
             }
         )
-    pd.DataFrame(rows).to_parquet(root / "metadata.parquet", index=False)
+    write_metadata(root, metadata_frame(rows))
     return root
 
 

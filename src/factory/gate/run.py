@@ -26,29 +26,13 @@ from factory.gate.gates import table
 from factory.gate.report import write_report
 from factory.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_png16
 from factory.manifest import class_index, load_images, read_manifest
-
-SAMPLE_COLUMNS = (
-    "image_id",
-    "label",
-    "class_name",
-    "seed",
-    "scheduler",
-    "steps",
-    "guidance",
-    "model_hash",
-    "path",
-)
+from factory.sample.metadata import METADATA_FILE, read_metadata
 
 
 def read_samples(samples_dir: str | Path, classes: tuple[str, ...]) -> pd.DataFrame:
     """The sample stage's metadata table, checked against common.classes."""
-    path = Path(samples_dir) / "metadata.parquet"
-    if not path.exists():
-        raise FactoryError(f"{path}: no sample metadata here; run `dvc repro sample` first")
-    df = pd.read_parquet(path)
-    missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
-    if missing:
-        raise FactoryError(f"{path}: missing column(s) {', '.join(missing)}; re-run sample")
+    path = Path(samples_dir) / METADATA_FILE
+    df = read_metadata(samples_dir)
     if df.empty:
         raise FactoryError(f"{path}: no synthetic images listed; sample some first")
     labels = df["label"].astype(int)

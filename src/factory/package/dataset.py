@@ -15,24 +15,14 @@ import pandas as pd
 
 from factory.errors import FactoryError
 from factory.io import sha256_bytes, sha256_file
+from factory.sample.metadata import COLUMNS as METADATA_COLUMNS
 
+SAMPLE_COLUMNS = tuple(c for c in METADATA_COLUMNS if c != "sha256")
 SPLIT = "train"
 DATA_DIR = "data"
 
 # Columns of outputs/gate/accepted.parquet this stage relies on.
-ACCEPTED_COLUMNS = (
-    "image_id",
-    "label",
-    "class_name",
-    "seed",
-    "scheduler",
-    "steps",
-    "guidance",
-    "model_hash",
-    "path",
-    "nearest_real_ncc",
-    "nearest_real_feature_distance",
-)
+ACCEPTED_COLUMNS = (*SAMPLE_COLUMNS, "nearest_real_ncc", "nearest_real_feature_distance")
 
 # Provenance columns of the packaged set, beside `image` and `label`: (name, arrow dtype).
 PROVENANCE_COLUMNS = (
