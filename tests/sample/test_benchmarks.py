@@ -43,3 +43,12 @@ def test_pick_fewest_steps_within_ten_percent_on_both_metrics():
     assert sq.pick_default(rows[1:]) is None  # no reference, no pick
     table = sq.markdown(rows, sq.pick_default(rows), "header")
     assert "| dpmsolver++-25 | 25 |" in table and "**yes**" in table
+
+
+def test_kid_differences_inside_the_measurement_noise_count_as_within():
+    ref = row("ddpm-1000", 0.00003, 34.5)
+    ref = ref.__class__(**{**ref.__dict__, "kid_std": 0.00009})
+    close = row("dpmsolver++-10", 0.00004, 35.7)
+    far = row("ddim-50", 0.00087, 36.5)
+    assert sq.kid_within(close, ref) and not sq.kid_within(far, ref)
+    assert sq.pick_default([ref, close, far]).sampler == "dpmsolver++-10"
