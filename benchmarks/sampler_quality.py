@@ -9,7 +9,8 @@ compares each with the generator's real training images (manifest split `train`)
 classes pooled, with the gate's functions: KID through torchmetrics on the gate's
 weight-free `random_cnn` features, FRD (v1) with the frd-score package. The default
 sampler is the one with the fewest steps whose KID and FRD are both within 10% of
-ddpm-1000's (KID: or within its subset standard deviation, see `kid_within`) (not worse than ddpm-1000 by more than 10% of its magnitude).
+ddpm-1000's, i.e. not worse by more than 10% of its magnitude (for KID, or by no more
+than the subset standard deviation: see `kid_within`).
 Writes a Markdown table to stdout and to --out.
 """
 
