@@ -28,6 +28,7 @@ from factory.gate.config import GateConfig
 from factory.gate.run import run_gate
 from factory.io import png16_bytes, sha256_bytes, write_png16
 from factory.manifest import COLUMNS
+from factory.sample.metadata import metadata_frame, write_metadata
 
 CLASSES = ("normal", "abnormal")
 
@@ -81,7 +82,7 @@ def write_synthetic(root: Path, n: int, size: int, rng: np.random.Generator) -> 
     rows = []
     for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         rel = f"images/{CLASSES[label]}/s{i:05d}.png"
-        write_png16(root / rel, image)
+        digest = write_png16(root / rel, image)
         rows.append(
             {
                 "image_id": f"s{i:05d}",
@@ -93,9 +94,10 @@ def write_synthetic(root: Path, n: int, size: int, rng: np.random.Generator) -> 
                 "guidance": 1.0,
                 "model_hash": "-",
                 "path": rel,
+                "sha256": digest,
             }
         )
-    pd.DataFrame(rows).to_parquet(root / "metadata.parquet", index=False)
+    write_metadata(root, metadata_frame(rows))
     return root
 
 
