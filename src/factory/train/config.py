@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from factory.config import Section
 
@@ -26,6 +26,15 @@ MODEL_FIELDS = (
     "num_train_timesteps",
     "beta_schedule",
     "prediction_type",
+)
+# Recipe fields: how the network was trained (loss weighting, schedule rescaling,
+# augmentation, label dropout). A checkpoint trained with another recipe is refused as
+# well: resuming it would silently mix two recipes in one model.
+RECIPE_FIELDS = (
+    "zero_terminal_snr",
+    "snr_gamma",
+    "augment",
+    "label_dropout",
 )
 
 
@@ -61,6 +70,26 @@ class TrainConfig(Section):
     )
     prediction_type: Literal["epsilon", "v_prediction"] = Field(
         "epsilon", description="What the UNet predicts: the noise or the velocity."
+    )
+    zero_terminal_snr: bool = Field(
+        False,
+        description="Rescale the betas to zero terminal SNR (Lin et al. 2024; diffusers' "
+        "rescale_betas_zero_snr): the last training step is pure noise, so the sampler "
+        "starts where the model was trained and backgrounds can reach black. Needs "
+        "prediction_type v_prediction and trailing timesteps at sampling.",
+    )
+    snr_gamma: float | None = Field(
+        None,
+        gt=0.0,
+        description="Min-SNR-gamma loss weighting (Hang et al. 2023; diffusers' "
+        "compute_snr): each timestep's MSE is weighted by min(SNR, gamma) / SNR "
+        "(epsilon) or / (SNR + 1) (v_prediction); 5 is the paper's value. null = off.",
+    )
+    augment: Literal["none", "vflip", "hflip"] = Field(
+        "none",
+        description="Training augmentation: vflip mirrors top and bottom with probability "
+        "1/2 (cranio-caudal order changes, the anatomy only trivially). hflip is refused: "
+        "the ingest stage aligns every breast to the left edge.",
     )
     label_dropout: float = Field(
         0.1,
@@ -125,6 +154,29 @@ class TrainConfig(Section):
         1.0, ge=0.0, description="Classifier-free guidance scale of the previews."
     )
 
+    @field_validator("augment")
+    @classmethod
+    def _no_horizontal_flip(cls, v: str) -> str:
+        if v == "hflip":
+            raise ValueError(
+                "not valid for mammograms here: the ingest stage aligns every breast to "
+                "the left edge, and a horizontal flip would teach the model right-aligned "
+                "breasts that no real image shows; use 'vflip' or 'none'"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _recipe_is_supported(self) -> TrainConfig:
+        if self.zero_terminal_snr and self.prediction_type == "epsilon":
+            raise ValueError(
+                "train.zero_terminal_snr = true with train.prediction_type = 'epsilon': "
+                "diffusers cannot sample that: at zero terminal SNR the last step is pure "
+                "noise, so predicting the noise tells nothing about the image (x0 = "
+                "(x - sigma eps) / alpha divides by 0); set prediction_type: "
+                "v_prediction, or zero_terminal_snr: false"
+            )
+        return self
+
     @model_validator(mode="after")
     def _widths_fit_groups(self) -> TrainConfig:
         bad = [c for c in self.block_out_channels if c % self.norm_num_groups]
@@ -136,7 +188,8 @@ class TrainConfig(Section):
         return self
 
     def model_signature(self, classes: tuple[str, ...], image_size: int) -> dict:
-        """The settings that fix the network's shape and noise schedule, as plain data."""
-        fields = {name: getattr(self, name) for name in MODEL_FIELDS}
+        """The settings that fix the network's shape, noise schedule and training recipe,
+        as plain data (a checkpoint with another signature is not resumed)."""
+        fields = {name: getattr(self, name) for name in MODEL_FIELDS + RECIPE_FIELDS}
         fields = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
         return {"classes": list(classes), "image_size": image_size, **fields}

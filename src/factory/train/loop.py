@@ -29,7 +29,7 @@ from factory.errors import FactoryError
 from factory.train import checkpoint as ckpt
 from factory.train.config import TrainConfig
 from factory.train.data import BatchPlan, PlannedBatches, TrainImages
-from factory.train.objective import diffusion_loss, step_generator
+from factory.train.objective import LossRecipe, diffusion_loss, step_generator
 from factory.train.preview import preview_images, write_preview
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,7 @@ class Trainer:
             generator=g,
             sample_weights=self.loss_weights[labels] if self.weigh_loss else None,
             channels_last=self.cfg.channels_last,
+            recipe=LossRecipe.from_config(self.cfg),
         )
         self.acc.backward(loss)
         return loss.detach()

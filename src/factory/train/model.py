@@ -60,9 +60,14 @@ def build_unet(cfg: TrainConfig, image_size: int, num_classes: int) -> UNet2DMod
 
 
 def build_noise_scheduler(cfg: TrainConfig) -> DDPMScheduler:
-    """The training noise schedule; saved with the model and reused by the sampler."""
+    """The training noise schedule; saved with the model and reused by the sampler.
+
+    `rescale_betas_zero_snr` travels in the saved scheduler config, so every inference
+    scheduler built from it (`from_config`) gets the same zero-terminal-SNR schedule.
+    """
     return DDPMScheduler(
         num_train_timesteps=cfg.num_train_timesteps,
         beta_schedule=cfg.beta_schedule,
         prediction_type=cfg.prediction_type,
+        rescale_betas_zero_snr=cfg.zero_terminal_snr,
     )
