@@ -57,6 +57,7 @@ def test_outputs_follow_the_contract(tmp_path: Path, inbreast_dir, common, confi
         "manifest.parquet",
         "metrics.json",
         "quarantine.jsonl",
+        "source.json",
     ]
     metrics = read_json(out / "metrics.json")
     assert metrics["images"] == 24 and metrics["quarantined"] == 0

@@ -28,12 +28,20 @@ from factory.ingest.labels import resolve_label_map
 from factory.ingest.pseudonym import key_fingerprint, pseudonym
 from factory.ingest.records import REASONS, Quarantined, SourceRecord
 from factory.ingest.sources import scan_source
+from factory.ingest.sources.terms import SOURCE_FILE, source_record
 from factory.ingest.split import split_and_fold
 from factory.ingest.worker import Job, Outcome, run_jobs
 from factory.io import atomic_write_json, atomic_write_text
 from factory.manifest import COLUMNS, SPLITS
 
-OUTPUTS = ("images", "quarantine.jsonl", "metrics.json", "config.json", "manifest.parquet")
+OUTPUTS = (
+    "images",
+    "quarantine.jsonl",
+    "metrics.json",
+    "config.json",
+    "source.json",  # Contract 3 (distribution team): the data set's identity and terms
+    "manifest.parquet",
+)
 FAILED_QUARANTINE = "quarantine.failed.jsonl"
 
 
@@ -279,6 +287,7 @@ def ingest(
     root, out_dir = Path(source_dir), Path(out_dir)
     label_map = resolve_label_map(config.source, config.label_map, common.classes)
     scan = scan_source(config.source, root, config.csv)
+    source_rec = source_record(config.source, root)  # Contract 3 (distribution team)
     quarantined = list(scan.quarantined)
     listed = len(scan.records) + len(scan.quarantined)
     todo: list[SourceRecord] = []
@@ -324,6 +333,7 @@ def ingest(
         df.to_parquet(tmp / "manifest.parquet", index=False)
         atomic_write_text(tmp / "quarantine.jsonl", _quarantine_jsonl(quarantined))
         atomic_write_json(tmp / "metrics.json", metrics)
+        atomic_write_json(tmp / SOURCE_FILE, source_rec)  # Contract 3 (distribution team)
         if resolved_config is not None:
             atomic_write_json(tmp / "config.json", resolved_config)
         _commit(tmp, out_dir)

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from factory.errors import FactoryError
 from factory.io import atomic_dir, atomic_write_json, read_json
+from factory.leftovers import holding, sweep
 from factory.phantom.cohort import BIRADS_COUNTS, draw_cohort
 from factory.phantom.config import LAYOUTS
 from factory.phantom.jobs import run_jobs
 from factory.phantom.layouts import cbis, folder, inbreast, mias, rsna, vindr
+from factory.phantom.marker import MARKER_FILE, marker
 
 TRUTH_FILE = "phantom_truth.json"
 MIN_HEIGHT, MAX_HEIGHT = 64, 4084
@@ -90,7 +92,7 @@ def is_phantom_set(folder: Path) -> bool:
         truth = read_json(folder / TRUTH_FILE)
         if truth.get("written_by") != "factory.phantom":
             return False
-        known = set(truth["written_files"]) | {TRUTH_FILE} | ADDED_BY_STAGE
+        known = set(truth["written_files"]) | {TRUTH_FILE, MARKER_FILE} | ADDED_BY_STAGE
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return False
     return set(_relative_files(folder)) <= known
@@ -118,7 +120,10 @@ def write_layout(
     _check_inputs(kind, out, patients, height, seed, workers, options)
     cohort = draw_cohort(seed, patients)
     plan = PLANNERS[kind](cohort, seed=seed, height=height, **options)
-    with atomic_dir(out) as staging:
+    # A killed run left its staging folder (`.<name>.XXXX.tmp`, or `.<name>.old-PID` from
+    # the swap): remove those no live run holds, then hold this run's own.
+    sweep(out.parent, (f".{out.name}.*.tmp", f".{out.name}.old-*"))
+    with atomic_dir(out) as staging, holding(staging):
         records = run_jobs(
             plan.jobs, staging, workers=workers, progress=progress, desc=f"phantom {kind}"
         )
@@ -141,6 +146,8 @@ def write_layout(
                 "images": records,
             },
         )
+        # What this set is, for ingest to record (Contract 3; factory.phantom.marker).
+        atomic_write_json(staging / MARKER_FILE, marker(kind))
     return out
 
 

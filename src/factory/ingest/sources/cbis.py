@@ -23,6 +23,20 @@ from factory.ingest.records import (
     normalise_view,
 )
 from factory.ingest.sources.tables import files_under, read_table, rel
+from factory.ingest.sources.terms import Terms
+
+TERMS = Terms(
+    name="CBIS-DDSM",
+    license="cc-by-3.0",
+    license_name="Creative Commons Attribution 3.0 Unported (TCIA)",
+    url="https://www.cancerimagingarchive.net/collection/cbis-ddsm/",
+    redistribution=True,
+    citation="Lee R.S., Gimenez F., Hoogi A., Miyake K.K., Gorovoy M., Rubin D.L. A curated "
+    "mammography data set for use in computer-aided detection and diagnosis research. "
+    "Scientific Data 4:170177, 2017. Data: doi:10.7937/K9/TCIA.2016.7O02S9CY.",
+    notes="Attribution required: cite the data set and TCIA (Clark et al., J Digit Imaging "
+    "26(6), 2013) wherever derived data is shared.",
+)
 
 CSV_NAMES = (
     "mass_case_description_train_set.csv",

@@ -17,6 +17,11 @@ from factory.ingest.records import (
     normalise_view,
 )
 from factory.ingest.sources.tables import files_under, read_table, rel
+from factory.ingest.sources.terms import UNKNOWN_FOLDER_TERMS
+
+# A hospital export's terms are its owner's: declared in terms.yaml beside labels.csv
+# (factory.ingest.sources.terms.folder_terms), else unknown and not redistributable.
+TERMS = UNKNOWN_FOLDER_TERMS
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".dcm", ".dicom")
 

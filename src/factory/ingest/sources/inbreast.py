@@ -20,6 +20,20 @@ from factory.ingest.records import (
     normalise_view,
 )
 from factory.ingest.sources.tables import files_under, read_table, rel
+from factory.ingest.sources.terms import Terms
+
+TERMS = Terms(
+    name="INbreast",
+    license="other",
+    license_name="INbreast terms: access by request to the authors; no redistribution",
+    url="https://doi.org/10.1016/j.acra.2011.09.014",
+    redistribution=False,
+    citation="Moreira I.C., Amaral I., Domingues I., Cardoso A., Cardoso M.J., Cardoso J.S. "
+    "INbreast: toward a full-field digital mammographic database. Academic Radiology "
+    "19(2):236-248, 2012.",
+    notes="Granted on request by the INbreast team (Universidade do Porto / INESC TEC) for "
+    "research; the data may not be passed on to third parties.",
+)
 
 NAME = re.compile(
     r"^(?P<file>\d+)_(?P<patient>[0-9A-Za-z]+)_MG_(?P<side>[LR])_(?P<view>[A-Z]+)_ANON$"

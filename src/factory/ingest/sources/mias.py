@@ -16,6 +16,19 @@ from pathlib import Path
 from factory.errors import FactoryError
 from factory.ingest.records import Quarantined, Scan, SourceRecord
 from factory.ingest.sources.tables import files_under, rel
+from factory.ingest.sources.terms import Terms
+
+TERMS = Terms(
+    name="mini-MIAS",
+    license="other",
+    license_name="MIAS terms: scientific research only, not for sale",
+    url="http://peipa.essex.ac.uk/info/mias.html",
+    redistribution=False,
+    citation="Suckling J., et al. The Mammographic Image Analysis Society Digital Mammogram "
+    "Database. Exerpta Medica, International Congress Series 1069:375-378, 1994.",
+    notes="Research use only and no sale: an open public release cannot keep either "
+    "condition, so derived data is treated as not redistributable.",
+)
 
 _REF = re.compile(r"^mdb(\d{3})$")
 

@@ -16,6 +16,19 @@ from factory.ingest.records import (
     normalise_view,
 )
 from factory.ingest.sources.tables import files_under, read_table, rel
+from factory.ingest.sources.terms import Terms
+
+TERMS = Terms(
+    name="RSNA Screening Mammography Breast Cancer Detection",
+    license="other",
+    license_name="RSNA / Kaggle competition data terms (non-commercial; no redistribution)",
+    url="https://www.kaggle.com/competitions/rsna-breast-cancer-detection/rules",
+    redistribution=False,
+    citation="Carr C., Kitamura F., Kalpathy-Cramer J., et al. RSNA Screening Mammography "
+    "Breast Cancer Detection. Kaggle, 2022.",
+    notes="The competition rules allow non-commercial use, academic research and education, "
+    "and forbid passing the competition data on to anyone not in the competition.",
+)
 
 COLUMNS = ("patient_id", "image_id", "laterality", "view", "cancer")
 

@@ -16,6 +16,20 @@ from factory.ingest.records import (
     normalise_view,
 )
 from factory.ingest.sources.tables import files_under, read_table, rel
+from factory.ingest.sources.terms import Terms
+
+TERMS = Terms(
+    name="VinDr-Mammo",
+    license="other",
+    license_name="PhysioNet Credentialed Health Data License 1.5.0",
+    url="https://physionet.org/content/vindr-mammo/1.0.0/",
+    redistribution=False,
+    citation="Nguyen H.T., Nguyen H.Q., Pham H.H., et al. VinDr-Mammo: A large-scale "
+    "benchmark dataset for computer-aided diagnosis in full-field digital mammography. "
+    "Scientific Data 10:277, 2023.",
+    notes="Credentialed access: each user signs PhysioNet's data use agreement, which "
+    "forbids sharing the data with anyone who has not.",
+)
 
 COLUMNS = ("study_id", "image_id", "laterality", "view_position", "breast_birads")
 
