@@ -80,7 +80,7 @@ def test_rai_and_prov_fields_come_from_the_record(packaged):
 def test_a_real_source_changes_what_croissant_says(packaged):
     from factory.ingest.sources.terms import adapter_terms
 
-    out, lineage = packaged
+    _out, lineage = packaged
     terms = adapter_terms("cbis-ddsm").as_dict()
     record = {
         "adapter": "cbis-ddsm",

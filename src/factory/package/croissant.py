@@ -232,7 +232,7 @@ def build_croissant(
         data_limitations=_limitations(lineage, record),
         data_biases=_biases(lineage),
         data_use_cases=["Research on synthetic data for mammography classifiers."],
-        data_preprocessing_protocol=_gate_lines(lineage) + [_benchmark_line(acceptance)],
+        data_preprocessing_protocol=[*_gate_lines(lineage), _benchmark_line(acceptance)],
     )
     doc = metadata.to_json()
     doc["@context"]["prov"] = PROV
