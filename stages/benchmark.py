@@ -13,7 +13,8 @@ from factory.stagekit import run_stage
 def main(params, args) -> None:
     verdict = run_benchmark(params.benchmark, params.common, args.dataset, args.manifest, args.out)
     save_resolved_config(args.out, **params.resolved("common", "benchmark"))
-    print(f"benchmark {'ACCEPTED' if verdict['accepted'] else 'REJECTED'}: {verdict.get('reason')}")
+    word = "ACCEPTED" if verdict["accepted"] else "REJECTED"
+    print(f"benchmark {word} under the {verdict['rule_label']} rule: {verdict['reason']}")
 
 
 if __name__ == "__main__":

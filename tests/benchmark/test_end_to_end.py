@@ -62,7 +62,17 @@ def test_heldout_through_the_cli(tmp_path, tiny_inputs) -> None:
         assert (out / "plots" / kind / f"real_plus_4.{ext}").exists()
     for png in ("roc", "confusion", "comparison", "curves"):
         assert (out / "plots/images" / f"{png}.png").stat().st_size > 1000
-    assert "| # | Real (train) | Synthetic |" in (out / "report/results.md").read_text()
+    results_md = (out / "report/results.md").read_text()
+    assert "| # | Real (train) | Synthetic |" in results_md
+    # the rule in words and the numbers it was applied to, in acceptance.json and results.md
+    assert verdict["rule"] == "superiority" and verdict["rule_text"] in results_md
+    assert verdict["accepted"] is (verdict["reasons"] == [])
+    assert all(e in results_md for e in verdict["evidence"] + verdict["reasons"])
+    tstr = verdict["tstr"]
+    assert tstr["required"] is True and isinstance(tstr["passed"], bool)
+    assert tstr["auc"] == pytest.approx(results["synthetic-only"]["auc"]["mean"])
+    assert tstr["ci95"][0] == pytest.approx(results["synthetic-only"]["auc"]["ci95_low"])
+    assert metrics["headline"]["tstr_auc"] == pytest.approx(tstr["auc"])
     assert _read(out, "config.json")["benchmark"]["protocol"] == "heldout"
     gradcam = _read(out, "report/gradcam.json")
     assert len(list((out / "report/gradcam").glob("*.png"))) == len(gradcam["boxes"])

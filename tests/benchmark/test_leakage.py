@@ -85,7 +85,7 @@ def _cfg(**kw) -> BenchmarkConfig:
         seeds=1,
         epochs=1,
         batch_size=8,
-        bootstrap=10,
+        bootstrap=50,
         acceptance={"scenario": 4},
         threads=1,
     )

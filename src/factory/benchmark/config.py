@@ -10,15 +10,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from factory.config import Section
 
 SYNTHETIC_ONLY = "synthetic-only"
+# Fewest patient-bootstrap replicates when an interval decides: below ~40, numpy's 2.5th
+# percentile is the smallest draw or interpolated next to it.
+MIN_BOOTSTRAP = 50
+
+
+RULES = ("superiority", "non_inferiority", "point_estimate")
+RENAMED_RULES = {
+    "gain": "point_estimate (accepts on the mean gain alone, noise included)",
+    "ci_lower": "superiority (the lower end of the gain's 95% interval must exceed min_gain)",
+}
 
 
 class AcceptanceConfig(Section):
-    """Which comparison decides whether the synthetic set is accepted, and by how much."""
+    """Which comparison decides whether the synthetic set is accepted, and by how much.
+
+    `superiority` (default) and `non_inferiority` decide on the lower end of the paired
+    gain's 95% patient-bootstrap interval; `point_estimate` decides on the mean gain alone
+    and is labelled as such in every output. Independently, the TSTR condition (train on
+    synthetic, test on real) asks the synthetic-only classifier to beat chance.
+    """
 
     metric: Literal[
         "auc",
@@ -34,14 +50,65 @@ class AcceptanceConfig(Section):
         description="Scenario compared with the real-only baseline: a synthetic count from "
         "`synthetic_counts`, or 'synthetic-only'.",
     )
+    rule: Literal["superiority", "non_inferiority", "point_estimate"] = Field(
+        "superiority",
+        description="superiority: the lower end of the paired gain's 95% interval must be "
+        "above min_gain. non_inferiority: it must be above -margin. point_estimate: the mean "
+        "gain must reach min_gain (no evidence needed: noise can pass; labelled as such).",
+    )
     min_gain: float = Field(
-        0.0, ge=-1.0, le=1.0, description="Smallest paired gain (scenario - baseline) accepted."
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description="superiority / point_estimate: the gain (scenario - baseline) to beat.",
     )
-    rule: Literal["gain", "ci_lower"] = Field(
-        "gain",
-        description="'gain': the mean paired gain must reach min_gain; 'ci_lower': the lower "
-        "end of its 95% bootstrap interval must (stricter).",
+    margin: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description="non_inferiority only: the largest loss accepted (the interval's lower "
+        "end must be above -margin).",
     )
+    tstr_required: bool = Field(
+        True,
+        description="TSTR: the synthetic-only classifier's AUC on the held-out real patients "
+        "must have its 95% lower bound above tstr_min_auc (needs synthetic_only: true).",
+    )
+    tstr_min_auc: float = Field(0.5, ge=0.5, lt=1.0, description="TSTR threshold; 0.5 is chance.")
+
+    @field_validator("rule", mode="before")
+    @classmethod
+    def _renamed(cls, value: object) -> object:
+        if isinstance(value, str) and value in RENAMED_RULES:
+            raise ValueError(
+                f"rule {value!r} was renamed: use {RENAMED_RULES[value]}; one of {list(RULES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AcceptanceConfig:
+        if self.rule == "non_inferiority":
+            if self.margin is None:
+                raise ValueError(
+                    "rule non_inferiority needs acceptance.margin (> 0): the largest loss in "
+                    f"{self.metric} accepted"
+                )
+            if self.min_gain != 0.0:
+                raise ValueError(
+                    f"rule non_inferiority uses acceptance.margin, not min_gain "
+                    f"({self.min_gain}): remove min_gain or use rule superiority"
+                )
+        elif self.margin is not None:
+            raise ValueError(
+                f"acceptance.margin is set ({self.margin}) but rule is {self.rule}: margin is "
+                "for rule non_inferiority only; remove it or change the rule"
+            )
+        if self.rule == "superiority" and self.min_gain < 0:
+            raise ValueError(
+                f"rule superiority with min_gain {self.min_gain} < 0 is a non-inferiority "
+                f"test: use rule non_inferiority with margin {-self.min_gain}"
+            )
+        return self
 
 
 class BenchmarkConfig(Section):
@@ -137,13 +204,35 @@ class BenchmarkConfig(Section):
             raise ValueError(f"synthetic_counts must be distinct and >= 0, got {list(counts)}")
         if any(s < 16 for s in self.image_sizes):
             raise ValueError(f"image_sizes must be >= 16 px, got {list(self.image_sizes)}")
-        scenario = self.acceptance.scenario
-        if scenario == SYNTHETIC_ONLY:
+        self._check_acceptance()
+        return self
+
+    def _check_acceptance(self) -> None:
+        """Acceptance settings that contradict the rest of the section, named by key."""
+        acc, counts = self.acceptance, self.synthetic_counts
+        if acc.scenario == SYNTHETIC_ONLY:
             if not self.synthetic_only:
                 raise ValueError("acceptance.scenario is 'synthetic-only' but synthetic_only=false")
-        elif scenario not in counts or scenario == 0:
+            if self.protocol != "heldout":
+                raise ValueError(
+                    f"acceptance.scenario 'synthetic-only' runs on the heldout protocol only, "
+                    f"not {self.protocol}: pick a count from synthetic_counts {list(counts)}"
+                )
+        elif acc.scenario not in counts or acc.scenario == 0:
             raise ValueError(
-                f"acceptance.scenario {scenario} must be a non-zero entry of synthetic_counts "
+                f"acceptance.scenario {acc.scenario} must be a non-zero entry of synthetic_counts "
                 f"{list(counts)} or 'synthetic-only'"
             )
-        return self
+        if self.protocol == "heldout" and acc.tstr_required and not self.synthetic_only:
+            raise ValueError(
+                "synthetic_only is false but acceptance.tstr_required is true: the TSTR "
+                "condition needs the synthetic-only scenario; set synthetic_only: true, or "
+                "acceptance.tstr_required: false (the verdict then says TSTR was not checked)"
+            )
+        needs_interval = acc.rule != "point_estimate" or acc.tstr_required
+        if needs_interval and self.bootstrap < MIN_BOOTSTRAP:
+            raise ValueError(
+                f"bootstrap = {self.bootstrap}, but acceptance (rule {acc.rule}, tstr_required "
+                f"{acc.tstr_required}) decides on 95% intervals: set bootstrap >= "
+                f"{MIN_BOOTSTRAP} (1000 recommended)"
+            )

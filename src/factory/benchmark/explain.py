@@ -8,10 +8,13 @@ side (`bbox_fraction` of the image), as in the paper's "centred bounding box".
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from .config import BenchmarkConfig
+from .data import Pool
 from .model import Classifier
 
 
@@ -70,3 +73,30 @@ def save_overlay(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def write_gradcam(
+    folder: Path, cfg: BenchmarkConfig, pool: Pool, main_model: Any
+) -> list[dict[str, Any]]:
+    """Overlays for evaluated images the main model calls positive (at most gradcam_images)."""
+    from .fit import predict, runtime
+
+    if main_model is None or cfg.gradcam_images == 0:
+        return []
+    model, split, x = main_model
+    rt = runtime(cfg)
+    prob = predict(model, x[split.evaluate], cfg.batch_size, rt)
+    chosen = split.evaluate[prob > cfg.threshold][: cfg.gradcam_images]
+    probs = prob[prob > cfg.threshold][: cfg.gradcam_images]
+    if len(chosen) == 0:
+        return []
+    maps = gradcam_maps(model, x[chosen])
+    folder.mkdir(parents=True, exist_ok=True)
+    boxes = []
+    for idx, p, heat in zip(chosen, probs, maps, strict=True):
+        row = pool.rows.loc[idx]
+        box = centred_box(heat, cfg.bbox_fraction)
+        title = f"{row['image_id']} ({row['origin']}, label {pool.classes[row['y']]}), p={p:.2f}"
+        save_overlay(folder / f"{row['image_id']}.png", x[idx, 0].numpy(), heat, box, title)
+        boxes.append({"image_id": row["image_id"], "prob": float(p), "box_xyxy": list(box)})
+    return boxes

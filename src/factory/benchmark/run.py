@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from factory.config import CommonConfig
+from factory.errors import FactoryError
 from factory.io import atomic_dir
 
 from . import scenarios as sc
-from .acceptance import decide
-from .config import BenchmarkConfig
+from .acceptance import TSTR_METRIC, decide
+from .config import SYNTHETIC_ONLY, BenchmarkConfig
 from .data import REAL, SYNTHETIC, Pool, load_pool
 from .leakage import LeakageError, assert_no_leakage, generator_patients
 from .metrics import (
@@ -143,6 +144,105 @@ def cpu_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One model to train and evaluate: a self-contained, picklable unit of work.
+
+    The list of jobs is the benchmark's whole workload; `run_one` runs one of them, so
+    the list can later be dealt out over processes without changing what a job does.
+    """
+
+    size: int
+    backbone: str
+    seed_index: int
+    seed: int
+    scenario: str
+    split: sc.Split
+    main: bool  # the main model: first backbone and size, main scenario, first seed
+
+    @property
+    def config(self) -> str:
+        return config_label(self.backbone, self.size)
+
+
+def protocol_splits(
+    cfg: BenchmarkConfig, pool: Pool, the_plan: Plan, seed: int
+) -> dict[str, list[sc.Split]]:
+    """Every scenario's splits, each checked by the leakage guard before anything trains."""
+    splits = {
+        s.name: sc.protocol_splits(cfg, pool.rows, s, the_plan.synthetic[s.name], seed)
+        for s in the_plan.scenarios
+    }
+    for found in splits.values():
+        for split in found:
+            guard(cfg, pool, split, the_plan.generator_patients)
+    return splits
+
+
+def make_jobs(
+    cfg: BenchmarkConfig, splits: dict[str, list[sc.Split]], seed: int, main_scenario: str
+) -> list[Job]:
+    """The workload in a fixed order: size, backbone, seed, scenario, split.
+
+    The main model is the last split of the main job (first backbone and size, first seed).
+    """
+    jobs = []
+    for size in cfg.image_sizes:
+        for backbone in cfg.backbones:
+            for i in range(cfg.seeds):
+                for name, found in splits.items():
+                    for split in found:
+                        main = (
+                            backbone == cfg.backbones[0]
+                            and size == cfg.image_sizes[0]
+                            and name == main_scenario
+                            and i == 0
+                        )
+                        jobs.append(Job(size, backbone, i, run_seed(seed, i), name, split, main))
+    return jobs
+
+
+def run_one(
+    job: Job,
+    cfg: BenchmarkConfig,
+    x: Any,
+    rows: pd.DataFrame,
+    rt: Any,
+    weights_file: str | None = None,
+) -> tuple[Run, Any]:
+    """Train one classifier from its job's seed and evaluate it; returns (run, model).
+
+    `x` holds every pool image at `job.size` [N, 1, S, S], in `rows` order.
+    """
+    import torch
+
+    from .fit import fit, predict
+    from .model import create_classifier
+
+    y = rows["y"].to_numpy().copy()  # writable, for torch.from_numpy
+    split = job.split
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(job.seed)
+        model = create_classifier(
+            job.backbone, pretrained=cfg.pretrained, weights_file=weights_file
+        )
+        g = torch.Generator().manual_seed(job.seed)
+        curve = fit(model, x, y, split.train, split.monitor, cfg, g, rt)
+    prob = predict(model, x[split.evaluate], cfg.batch_size, rt)
+    run = Run(
+        job.config,
+        job.scenario,
+        job.seed_index,
+        job.seed,
+        split.name,
+        split.evaluate,
+        prob,
+        _composition(rows, split.train),
+        curve,
+    )
+    return run, model
+
+
 def train_all(
     cfg: BenchmarkConfig,
     pool: Pool,
@@ -151,69 +251,28 @@ def train_all(
     main_scenario: str,
     weights_files: dict[str, str] | None = None,
 ) -> tuple[list[Run], Any]:
-    """Train and evaluate every (backbone, size, seed, scenario, split); also return the
-    main model (first backbone and size, main scenario, first seed, last split)."""
-    import torch
+    """Train and evaluate every job; also return the main model as (model, split, x)."""
     from tqdm.auto import tqdm
 
-    from .fit import fit, predict, runtime
-    from .model import create_classifier
+    from .fit import runtime
 
     rt = runtime(cfg)
-    rows = pool.rows
-    y = rows["y"].to_numpy().copy()  # writable, for torch.from_numpy
-    splits = {
-        s.name: sc.protocol_splits(cfg, rows, s, the_plan.synthetic[s.name], seed)
-        for s in the_plan.scenarios
-    }
-    for found in splits.values():
-        for split in found:
-            guard(cfg, pool, split, the_plan.generator_patients)
-    total = len(cfg.backbones) * len(cfg.image_sizes) * cfg.seeds * sum(map(len, splits.values()))
-    runs, main_model = [], None
+    jobs = make_jobs(cfg, protocol_splits(cfg, pool, the_plan, seed), seed, main_scenario)
     weights_files = weights_files or {}
-    with cpu_threads(cfg.threads), tqdm(total=total, desc="benchmark", unit="model") as bar:
-        for size in cfg.image_sizes:
-            x = pool.tensor(size)
-            for backbone in cfg.backbones:
-                label = config_label(backbone, size)
-                for i in range(cfg.seeds):
-                    s_i = run_seed(seed, i)
-                    for scen in the_plan.scenarios:
-                        for split in splits[scen.name]:
-                            bar.set_postfix_str(f"{label} {scen.name} seed {i} {split.name}")
-                            with torch.random.fork_rng(devices=[]):
-                                torch.manual_seed(s_i)
-                                model = create_classifier(
-                                    backbone,
-                                    pretrained=cfg.pretrained,
-                                    weights_file=weights_files.get(backbone),
-                                )
-                                g = torch.Generator().manual_seed(s_i)
-                                curve = fit(model, x, y, split.train, split.monitor, cfg, g, rt)
-                            prob = predict(model, x[split.evaluate], cfg.batch_size, rt)
-                            runs.append(
-                                Run(
-                                    label,
-                                    scen.name,
-                                    i,
-                                    s_i,
-                                    split.name,
-                                    split.evaluate,
-                                    prob,
-                                    _composition(rows, split.train),
-                                    curve,
-                                )
-                            )
-                            is_main = (
-                                backbone == cfg.backbones[0]
-                                and size == cfg.image_sizes[0]
-                                and scen.name == main_scenario
-                                and i == 0
-                            )
-                            if is_main:
-                                main_model = (model, split, x)
-                            bar.update(1)
+    runs, main_model, tensors = [], None, {}
+    with cpu_threads(cfg.threads), tqdm(total=len(jobs), desc="benchmark", unit="model") as bar:
+        for job in jobs:
+            if job.size not in tensors:
+                tensors = {job.size: pool.tensor(job.size)}  # one image size in memory
+            x = tensors[job.size]
+            bar.set_postfix_str(
+                f"{job.config} {job.scenario} seed {job.seed_index} {job.split.name}"
+            )
+            run, model = run_one(job, cfg, x, pool.rows, rt, weights_files.get(job.backbone))
+            runs.append(run)
+            if job.main:
+                main_model = (model, job.split, x)
+            bar.update(1)
     return runs, main_model
 
 
@@ -266,8 +325,27 @@ def evaluate(
     return {"results": results, "differences": differences, "per_seed": per_seed_all}
 
 
-def main_scenario_name(cfg: BenchmarkConfig) -> str:
-    return sc.scenario_name(cfg.acceptance.scenario)
+def main_scenario_name(cfg: BenchmarkConfig, scenarios: list[sc.Scenario]) -> str:
+    """The acceptance scenario's name; an error when it is not among the scenarios run."""
+    name = sc.scenario_name(cfg.acceptance.scenario)
+    names = [s.name for s in scenarios]
+    if name not in names:
+        raise FactoryError(
+            f"benchmark.acceptance.scenario: {name} is not among the scenarios this "
+            f"{cfg.protocol} run trains ({', '.join(names)}); set it to one of "
+            f"synthetic_counts {list(cfg.synthetic_counts)} (or enable synthetic_only on the "
+            "heldout protocol)"
+        )
+    return name
+
+
+def verdict_of(
+    cfg: BenchmarkConfig, summary: dict[str, Any], main_config: str, main: str
+) -> dict[str, Any]:
+    """The acceptance verdict from the main model's summaries (see `acceptance.decide`)."""
+    diff = summary["differences"][main_config].get(main, {}).get(cfg.acceptance.metric)
+    tstr = summary["results"][main_config].get(SYNTHETIC_ONLY, {}).get(TSTR_METRIC)
+    return decide(cfg.acceptance, cfg.protocol, main, diff, tstr)
 
 
 def run_benchmark(
@@ -283,20 +361,18 @@ def run_benchmark(
     acceptance, and `factory publish` refuses a rejected set.
     """
     from .model import pretrained_weights_file
-    from .report import card_table, write_report
+    from .report import write_report
+    from .tables import card_table
 
     pool = load_pool(dataset_dir, manifest_path, common.classes)
     the_plan = plan(cfg, pool, common.seed)
     weights = {b: pretrained_weights_file(b) for b in cfg.backbones} if cfg.pretrained else {}
-    main = main_scenario_name(cfg)
+    main = main_scenario_name(cfg, the_plan.scenarios)
     names = [s.name for s in the_plan.scenarios]
-    if main not in names:
-        main = names[-1]
     runs, main_model = train_all(cfg, pool, the_plan, common.seed, main, weights)
     summary = evaluate(cfg, pool, runs, names, common.seed)
     main_config = config_label(cfg.backbones[0], cfg.image_sizes[0])
-    diff = summary["differences"][main_config].get(main, {}).get(cfg.acceptance.metric)
-    verdict = decide(cfg.acceptance, cfg.protocol, main, diff)
+    verdict = verdict_of(cfg, summary, main_config, main)
     verdict |= {
         "synthetic_count": next((s.synthetic for s in the_plan.scenarios if s.name == main), None),
         "backbone": cfg.backbones[0],

@@ -50,4 +50,7 @@ def register(app: typer.Typer) -> None:
         resolved = loaded.resolved("common") | {"benchmark": cfg.model_dump(mode="json")}
         save_resolved_config(out, **resolved)
         word = "ACCEPTED" if verdict["accepted"] else "REJECTED"
-        typer.echo(f"benchmark {word}: {verdict.get('reason')}; see {out / 'report/results.md'}")
+        typer.echo(
+            f"benchmark {word} under the {verdict['rule_label']} rule: {verdict['reason']}; "
+            f"see {out / 'report/results.md'}"
+        )
