@@ -23,4 +23,15 @@ if ! .venv/bin/python -c "import radiomics" 2>/dev/null; then
   "${PIP[@]}" install -q --no-build-isolation pyradiomics
 fi
 "${PIP[@]}" install -q -e ".[test]"
+# The audit page's browser test drives Debian's Chromium through Playwright (Playwright's
+# own browser download needs the network). Installed when we may (root with apt-get);
+# otherwise say how, and that test skips naming the missing browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium (for the audit page's browser test)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: no chromium; the audit page's browser test will skip (sudo apt-get install chromium)"
+  fi
+fi
 echo "setup: ready ($(.venv/bin/factory --version))"
