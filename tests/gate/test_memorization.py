@@ -59,8 +59,12 @@ def test_every_planted_copy_is_flagged_and_few_held_out_images_are(real_sets) ->
         train_labels=real_sets["train_labels"],
         train_ids=real_sets["train_ids"],
         val=real_sets["val"],
+        val_labels=real_sets["val_labels"],
     )
-    result = assess(inputs, GateConfig(extractor="random_cnn", frd=False, kid_subsets=10))
+    config = GateConfig(
+        extractor="random_cnn", frd=False, kid_subsets=10, detectability=(), class_fidelity=False
+    )
+    result = assess(inputs, config)
     flags = result.per_image["memorized"].to_numpy()
     for i, kind in enumerate(copies):
         assert flags[5 * i : 5 * i + 5].all(), f"a planted copy ({kind}) was not flagged"
@@ -120,6 +124,7 @@ def test_too_few_val_images_fail_before_any_feature_is_computed(real_sets) -> No
         train_labels=real_sets["train_labels"],
         train_ids=real_sets["train_ids"],
         val=real_sets["val"][:3],
+        val_labels=real_sets["val_labels"][:3],
     )
     with pytest.raises(FactoryError, match="needs at least 5 real val images, got 3"):
         assess(inputs, GateConfig(extractor="inception", weights_path="/no/such/file"))

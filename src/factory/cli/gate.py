@@ -23,17 +23,22 @@ def register(app: typer.Typer) -> None:
             Path("params.yaml"), "--params", help="Params file with `common` and `gate`."
         ),
     ) -> None:
-        """Gate a synthetic set: FID/KID/FRD, PRDC, diversity, memorization, sanity.
+        """Gate a synthetic set: distribution metrics beside real-vs-real, detectability,
+        class fidelity, diversity, memorization, sanity.
 
-        Exits 1 with a metric | value | threshold table when a gate fails; the report and
-        metrics.json are written either way, accepted.parquet only on a pass.
+        gate.on_fail stop: exits 1 with the gate table when a gate fails (report and
+        metrics.json written, no accepted.parquet). record: prints the table, says the set
+        is not for publication, exits 0 with accepted.parquet written.
         """
         from factory.config import load_params
-        from factory.gate.run import raise_if_failed, run_gate
-        from factory.io import save_resolved_config
+        from factory.gate.run import raise_if_failed, run_gate, warn_if_failed
 
         loaded = load_params(params)
-        result = run_gate(samples, manifest, out, loaded.common, loaded.gate)
-        save_resolved_config(out, **loaded.resolved("common", "gate"))
-        raise_if_failed(result)
+        resolved = loaded.resolved("common", "gate")
+        result = run_gate(samples, manifest, out, loaded.common, loaded.gate, resolved)
+        raise_if_failed(result, loaded.gate.on_fail)
+        warning = warn_if_failed(result, loaded.gate.on_fail)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+            return
         typer.echo(f"gate passed; accepted list in {out / 'accepted.parquet'}")

@@ -1,7 +1,10 @@
-"""The gate's computation on in-memory images: metrics, copy search, sanity, verdict.
+"""The gate's computation on in-memory images: metrics, references, tests, verdict.
 
 No file I/O here (except frd-score's temporary PNGs): `factory.gate.run` loads the sets
-and writes the outputs.
+and writes the outputs. `assess` runs, in order: features; every distribution metric
+beside its real-versus-real reference (`factory.gate.reference`); the detectability
+two-sample tests (`factory.gate.detect`); class fidelity (`factory.gate.fidelity`); the
+copy search and per-image sanity; then `factory.gate.gates.evaluate` judges every gate.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import numpy as np
 import pandas as pd
 
 from factory.errors import FactoryError
-from factory.gate import memorization, metrics, sanity
+from factory.gate import cnn, detect, memorization, metrics, sanity
 from factory.gate.config import GateConfig
+from factory.gate.detect import AucResult
 from factory.gate.features import build_extractor, extract_features
-from factory.gate.gates import Check, evaluate
+from factory.gate.fidelity import Fidelity, class_fidelity
+from factory.gate.gates import Check, Measured, evaluate
+from factory.gate.reference import ImageSet, compare_scope, set_metrics, within_class_ms_ssim
 
 
 @dataclass(frozen=True)
@@ -29,56 +35,41 @@ class GateInputs:
     train: np.ndarray  # the generator's own training images: the reference
     train_labels: np.ndarray
     train_ids: np.ndarray
-    val: np.ndarray  # real held-out images: calibrate the copy threshold
+    val: np.ndarray  # real held-out images: the real-vs-real reference and copy threshold
+    val_labels: np.ndarray
 
 
 @dataclass
 class GateResult:
     """Everything the report and metrics.json show."""
 
-    overall: dict[str, float | None]
+    overall: dict[str, float | None]  # the whole synthetic set vs train
     per_class: dict[str, dict[str, float | None]]
     per_image: pd.DataFrame  # one row per synthetic image, in input order
     thresholds: dict[str, memorization.Threshold]
     calibration: dict[str, np.ndarray]  # val images' nearest-train distances
     checks: list[Check]
     counts: dict[str, int] = field(default_factory=dict)
+    measured: dict[str, dict[str, Measured]] = field(default_factory=dict)
+    detectability: dict[str, dict[str, AucResult]] = field(default_factory=dict)
+    detect_scores: tuple[str, np.ndarray, np.ndarray] | None = None  # probe, rows, P(synth)
+    fidelity: Fidelity | None = None
 
     @property
     def passed(self) -> bool:
         return all(c.passed for c in self.checks)
 
 
-def _distribution_metrics(
-    real_feats: np.ndarray,
-    fake_feats: np.ndarray,
-    real_frd: np.ndarray | None,
-    fake_frd: np.ndarray | None,
-    config: GateConfig,
-    seed: int,
-    where: str,
-) -> dict[str, float | None]:
-    for name, need in (("FID", 2), ("KID", 2), (f"PRDC (k={config.prdc_k})", config.prdc_k + 1)):
-        metrics.require(name, len(real_feats), len(fake_feats), need, where)
-    kid_mean, kid_std = metrics.kid(
-        real_feats,
-        fake_feats,
-        subset_size=config.kid_subset_size,
-        subsets=config.kid_subsets,
-        seed=seed,
-    )
-    values: dict[str, float | None] = {
-        "fid": metrics.fid(real_feats, fake_feats),
-        "kid": kid_mean,
-        "kid_std": kid_std,
-        **metrics.prdc(real_feats, fake_feats, config.prdc_k),
-    }
-    if real_frd is not None and fake_frd is not None:
-        metrics.require("FRD", len(real_frd), len(fake_frd), metrics.MIN_IMAGES["frd"], where)
-        values["frd"] = metrics.frd_from_features(real_frd, fake_frd)
-    else:
-        values["frd"] = None
-    return values
+@dataclass(frozen=True)
+class _Sets:
+    """Train (classes with synthetic images), val (same classes) and synthetic sets."""
+
+    train: ImageSet
+    val: ImageSet
+    fake: ImageSet
+    present: list[int]
+    train_all_feats: np.ndarray  # every train image (the copy search looks at all)
+    val_all_feats: np.ndarray
 
 
 def _copy_search(
@@ -132,61 +123,152 @@ def _check_sizes(inputs: GateInputs, config: GateConfig, present: list[int]) -> 
             metrics.require(name, n_real, n_fake, need, f"class {inputs.classes[c]!r}")
 
 
-def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
-    """Compute every metric, flag copies and insane images, and judge the gates.
-
-    The reference for the distribution metrics is the training images of the classes that
-    have synthetic images (a class sampled 0 times is left out rather than counted as
-    missing). Distribution metrics use all synthetic images: they describe the generator.
-    """
-    present = [c for c in range(len(inputs.classes)) if (inputs.fake_labels == c).any()]
-    _check_sizes(inputs, config, present)  # fail before minutes of features, not after
+def _features(inputs: GateInputs, config: GateConfig, present: list[int]) -> _Sets:
+    """Extractor features (on the GPU when there is one) and radiomics of the three sets."""
     extractor = build_extractor(
         config.extractor,
         weights_path=config.weights_path,
         timm_model=config.timm_model,
         seed=config.feature_seed,
     )
-    fake_feats = extract_features(inputs.fake, extractor, config.batch_size, "synthetic features")
-    train_feats = extract_features(inputs.train, extractor, config.batch_size, "train features")
-    val_feats = extract_features(inputs.val, extractor, config.batch_size, "val features")
-
+    dev = cnn.device()
+    feats = [
+        extract_features(images, extractor, config.batch_size, f"{what} features", dev)
+        for images, what in (
+            (inputs.fake, "synthetic"),
+            (inputs.train, "train"),
+            (inputs.val, "val"),
+        )
+    ]
     ref = np.isin(inputs.train_labels, present)
-    train_frd = fake_frd = None
+    val_ref = np.isin(inputs.val_labels, present)
+    frd = [None, None, None]
     if config.frd:
         metrics.require("FRD", int(ref.sum()), len(inputs.fake), metrics.MIN_IMAGES["frd"])
-        train_frd = metrics.frd_features(inputs.train[ref], config.frd_workers)
-        fake_frd = metrics.frd_features(inputs.fake, config.frd_workers)
-    ref_labels = inputs.train_labels[ref]
-
-    rng = np.random.default_rng(seed)
-    overall = _distribution_metrics(
-        train_feats[ref], fake_feats, train_frd, fake_frd, config, seed, "all classes"
+        frd = [
+            metrics.frd_features(images, config.frd_workers) if len(images) else None
+            for images in (inputs.fake, inputs.train[ref], inputs.val[val_ref])
+        ]
+    return _Sets(
+        train=ImageSet(inputs.train[ref], inputs.train_labels[ref], feats[1][ref], frd[1]),
+        val=ImageSet(inputs.val[val_ref], inputs.val_labels[val_ref], feats[2][val_ref], frd[2]),
+        fake=ImageSet(inputs.fake, inputs.fake_labels, feats[0], frd[0]),
+        present=present,
+        train_all_feats=feats[1],
+        val_all_feats=feats[2],
     )
-    per_class: dict[str, dict[str, float | None]] = {}
-    for c in present:
-        name = inputs.classes[c]
-        fake_c = inputs.fake_labels == c
-        real_c = ref_labels == c
-        values = _distribution_metrics(
-            train_feats[ref][real_c],
-            fake_feats[fake_c],
-            None if train_frd is None else train_frd[real_c],
-            None if fake_frd is None else fake_frd[fake_c],
-            config,
-            seed,
-            f"class {name!r}",
-        )
-        synth = metrics.mean_pairwise_ms_ssim(inputs.fake[fake_c], config.diversity_pairs, rng)
-        real = metrics.mean_pairwise_ms_ssim(inputs.train[ref][real_c], config.diversity_pairs, rng)
-        values.update(ms_ssim_synthetic=synth, ms_ssim_real=real, ms_ssim_gap=synth - real)
-        values["count"] = float(fake_c.sum())
-        per_class[name] = values
-    for key in ("ms_ssim_synthetic", "ms_ssim_real", "ms_ssim_gap"):
-        overall[key] = float(np.mean([v[key] for v in per_class.values()]))
 
+
+def _of_class(s: ImageSet, c: int) -> ImageSet:
+    return s.take(np.flatnonzero(s.labels == c))
+
+
+def _distribution(
+    sets: _Sets, classes: tuple[str, ...], config: GateConfig, seed: int
+) -> tuple[dict, dict, dict[str, dict[str, Measured]]]:
+    """Whole-set values (overall, per class) and the equal-size comparisons per scope."""
+    rng = np.random.default_rng(seed)
+    train_ms = within_class_ms_ssim(sets.train, config.diversity_pairs, rng)
+    overall = set_metrics(sets.train, sets.fake, train_ms, config, seed, rng)
+    measured = {"overall": compare_scope(sets.train, sets.val, sets.fake, "overall", config, seed)}
+    per_class = {}
+    for c in sets.present:
+        name = classes[c]
+        train_c, fake_c = _of_class(sets.train, c), _of_class(sets.fake, c)
+        ms = within_class_ms_ssim(train_c, config.diversity_pairs, rng)
+        per_class[name] = set_metrics(train_c, fake_c, ms, config, seed, rng)
+        per_class[name]["count"] = float(len(fake_c))
+        measured[name] = compare_scope(train_c, _of_class(sets.val, c), fake_c, name, config, seed)
+    return overall, per_class, measured
+
+
+def _detectability(
+    sets: _Sets, config: GateConfig, seed: int
+) -> tuple[dict[str, dict[str, AucResult]], tuple | None]:
+    """Each probe: real train vs (class-matched) synthetic, and real val vs real train."""
+    rng = np.random.default_rng(seed)
+    matched = detect.matched_subset(sets.fake.labels, sets.train.labels, rng)
+    views = {"features": "feats", "radiomics": "frd", "cnn": "images"}
+    out, best = {}, None
+    for probe in config.detectability:
+        if probe == "radiomics" and sets.train.frd is None:
+            continue  # gate.frd off and radiomics left at its default: nothing to test
+        test = detect.cnn_two_sample if probe == "cnn" else detect.linear_two_sample
+        real = getattr(sets.train, views[probe])
+        fake = getattr(sets.fake, views[probe])[matched]
+        val = getattr(sets.val, views[probe])
+        out[probe] = {
+            "synthetic": test(real, fake, config, seed, f"detectability ({probe})"),
+            "reference": test(real, val, config, seed, f"detectability reference ({probe})")
+            if len(val)
+            else AucResult(None, None, len(real), 0, note="no val images"),
+        }
+        syn = out[probe]["synthetic"]
+        if syn.auc is not None and (best is None or syn.auc > out[best]["synthetic"].auc):
+            best = probe
+    scores = None if best is None else (best, matched, out[best]["synthetic"].scores)
+    return out, scores
+
+
+def _fidelity(sets: _Sets, classes: tuple[str, ...], config: GateConfig, seed: int):
+    if not config.class_fidelity or len(classes) != 2 or len(sets.present) != 2:
+        return None
+    if config.class_fidelity_model == "cnn":
+        parts = [s.images for s in (sets.train, sets.val, sets.fake)]
+    else:
+        parts = [
+            s.feats if s.frd is None else np.concatenate([s.feats, s.frd], axis=1)
+            for s in (sets.train, sets.val, sets.fake)
+        ]
+    return class_fidelity(
+        parts[0],
+        sets.train.labels,
+        (parts[1], sets.val.labels),
+        (parts[2], sets.fake.labels),
+        classes,
+        config,
+        seed,
+    )
+
+
+def _auc_measured(syn: AucResult, ref: AucResult | None) -> Measured:
+    sd = None if syn.ci95 is None else (syn.ci95[1] - syn.ci95[0]) / (2 * 1.96)
+    ref_sd = None if ref is None or ref.ci95 is None else (ref.ci95[1] - ref.ci95[0]) / 3.92
+    notes = [n for n in (syn.note, "" if ref is None else ref.note) if n]
+    return Measured(
+        value=syn.auc,
+        value_sd=sd,
+        reference=None if ref is None else ref.auc,
+        reference_sd=ref_sd,
+        n_synthetic=syn.n_other,
+        n_reference=None if ref is None else ref.n_other,
+        note="; ".join(notes),
+    )
+
+
+def _tests_measured(result: GateResult, classes: tuple[str, ...]) -> None:
+    """Detectability and class-fidelity results as rows of `result.measured`."""
+    overall = result.measured.setdefault("overall", {})
+    for probe, pair in result.detectability.items():
+        overall[f"detectability_auc_{probe}"] = _auc_measured(pair["synthetic"], pair["reference"])
+    fid = result.fidelity
+    if fid is None:
+        return
+    overall["class_fidelity_auc"] = _auc_measured(fid.synthetic, fid.val)
+    for name, (syn, val) in fid.agreement.items():
+        result.measured.setdefault(name, {})["class_agreement"] = Measured(
+            syn,
+            reference=val,
+            note="share of images the real-trained classifier puts in their own class",
+        )
+
+
+def _per_image(
+    inputs: GateInputs, sets: _Sets, config: GateConfig
+) -> tuple[pd.DataFrame, dict[str, memorization.Threshold], dict[str, np.ndarray]]:
+    """Copy search and sanity flags of every synthetic image; `accepted` = neither."""
     per_image, thresholds, calibration = _copy_search(
-        inputs, train_feats, val_feats, fake_feats, config
+        inputs, sets.train_all_feats, sets.val_all_feats, sets.fake.feats, config
     )
     real_stats = sanity.image_stats(inputs.train, config.breast_threshold)
     fake_stats = sanity.image_stats(inputs.fake, config.breast_threshold)
@@ -194,34 +276,65 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
     per_image = pd.concat([per_image, fake_stats[list(sanity.RANGE_STATS)]], axis=1)
     per_image["sanity"] = sanity.sanity_reasons(fake_stats, ranges).to_numpy()
     per_image["accepted"] = ~per_image["memorized"] & (per_image["sanity"] == "")
+    return per_image, thresholds, calibration
 
-    n = len(per_image)
-    overall["memorized_fraction"] = float(per_image["memorized"].mean())
-    overall["rejected_fraction"] = float(1 - per_image["accepted"].mean())
-    for c in present:
-        in_c = inputs.fake_labels == c
-        per_class[inputs.classes[c]]["memorized_fraction"] = float(
-            per_image["memorized"][in_c].mean()
-        )
-    overall = {k: _finite_or_none(v) for k, v in overall.items()}
-    per_class = {c: {k: _finite_or_none(v) for k, v in d.items()} for c, d in per_class.items()}
-    return GateResult(
+
+def _fractions(result: GateResult, inputs: GateInputs) -> None:
+    """Memorized and rejected fractions into the values and the measured rows."""
+    table = result.per_image
+    memorized, rejected = float(table["memorized"].mean()), float(1 - table["accepted"].mean())
+    result.overall |= {"memorized_fraction": memorized, "rejected_fraction": rejected}
+    n = len(table)
+    result.measured["overall"]["memorized_fraction"] = Measured(memorized, n_synthetic=n)
+    result.measured["overall"]["rejected_fraction"] = Measured(rejected, n_synthetic=n)
+    for name, values in result.per_class.items():
+        in_c = inputs.fake_labels == inputs.classes.index(name)
+        values["memorized_fraction"] = float(table["memorized"][in_c].mean())
+
+
+def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
+    """Compute every metric and test, flag copies and insane images, judge the gates.
+
+    The reference for the distribution metrics is the training images of the classes that
+    have synthetic images (a class sampled 0 times is left out rather than counted as
+    missing); the same metrics of real val images against them are the real-vs-real
+    reference. Whole-set values (`overall`, `per_class`) use every synthetic image.
+    """
+    present = [c for c in range(len(inputs.classes)) if (inputs.fake_labels == c).any()]
+    _check_sizes(inputs, config, present)  # fail before minutes of features, not after
+    sets = _features(inputs, config, present)
+    overall, per_class, measured = _distribution(sets, inputs.classes, config, seed)
+    detectability, scores = _detectability(sets, config, seed)
+    per_image, thresholds, calibration = _per_image(inputs, sets, config)
+    result = GateResult(
         overall=overall,
         per_class=per_class,
         per_image=per_image,
         thresholds=thresholds,
         calibration=calibration,
-        checks=evaluate(overall, per_class, config),
-        counts={
-            "synthetic": n,
-            "accepted": int(per_image["accepted"].sum()),
-            "memorized": int(per_image["memorized"].sum()),
-            "failed_sanity": int((per_image["sanity"] != "").sum()),
-            "real_train": len(inputs.train),
-            "real_reference": int(ref.sum()),
-            "real_val": len(inputs.val),
-        },
+        checks=[],
+        measured=measured,
+        detectability=detectability,
+        detect_scores=scores,
+        fidelity=_fidelity(sets, inputs.classes, config, seed),
     )
+    _fractions(result, inputs)
+    _tests_measured(result, inputs.classes)
+    result.overall = {k: _finite_or_none(v) for k, v in result.overall.items()}
+    result.per_class = {
+        c: {k: _finite_or_none(v) for k, v in d.items()} for c, d in result.per_class.items()
+    }
+    result.checks = evaluate(result.measured, config)
+    result.counts = {
+        "synthetic": len(per_image),
+        "accepted": int(per_image["accepted"].sum()),
+        "memorized": int(per_image["memorized"].sum()),
+        "failed_sanity": int((per_image["sanity"] != "").sum()),
+        "real_train": len(inputs.train),
+        "real_reference": len(sets.train),
+        "real_val": len(inputs.val),
+    }
+    return result
 
 
 def _finite_or_none(value: float | None) -> float | None:

@@ -156,16 +156,24 @@ def build_extractor(
 
 @torch.no_grad()
 def extract_features(
-    images: np.ndarray, extractor: nn.Module, batch_size: int = 32, desc: str = "features"
+    images: np.ndarray,
+    extractor: nn.Module,
+    batch_size: int = 32,
+    desc: str = "features",
+    device: torch.device | str | None = None,
 ) -> np.ndarray:
-    """Features [N, D] (float64) of grayscale images [N, H, W] with values in [0, 1]."""
+    """Features [N, D] (float64) of grayscale images [N, H, W] with values in [0, 1].
+
+    `device`: where the network runs (the gate passes CUDA when available); None = CPU.
+    """
     if images.ndim != 3:
         raise ValueError(f"expected images [N, H, W], got shape {images.shape}")
-    extractor.eval()
+    device = torch.device(device or "cpu")
+    extractor.eval().to(device)
     chunks = []
     for start in tqdm(range(0, len(images), batch_size), desc=desc, unit="batch", leave=False):
         batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-        chunks.append(extractor(batch.float()[:, None]).double().numpy())
+        chunks.append(extractor(batch.float()[:, None].to(device)).double().cpu().numpy())
     if not chunks:
         return np.zeros((0, int(getattr(extractor, "num_features", 0))), dtype=np.float64)
     return np.concatenate(chunks)

@@ -104,14 +104,82 @@ def distances_table(result: GateResult) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def detectability_extremes(inputs: GateInputs, result: GateResult, path: Path) -> Path | None:
+    """The most and the least detectable synthetic images (out-of-fold P(synthetic))."""
+    if result.detect_scores is None:
+        return None
+    probe, rows, scores = result.detect_scores
+    order = np.argsort(-scores)
+    n = min(CLOSEST_PAIRS, len(order))
+    if n == 0:
+        return None
+    fig = Figure(figsize=(1.4 * n, 3.6))
+    axes = fig.subplots(2, n, squeeze=False)
+    for col in range(n):
+        for row, pick in ((0, order[col]), (1, order[len(order) - 1 - col])):
+            i = rows[pick]
+            _show(axes[row, col], inputs.fake[i], f"synthetic {i}\nP={scores[pick]:.2f}")
+    fig.suptitle(
+        f"most (top) and least (bottom) detectable synthetic images, probe: {probe}", fontsize=9
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _fmt_auc(r) -> str:
+    if r is None or r.auc is None:
+        return "-" if r is None or not r.note else f"- ({r.note})"
+    ci = "" if r.ci95 is None else f" [{r.ci95[0]:.3f}, {r.ci95[1]:.3f}]"
+    return f"{r.auc:.3f}{ci}"
+
+
+def tests_markdown(result: GateResult) -> list[str]:
+    """Detectability and class-fidelity tables (AUC with 95% CI beside the reference)."""
+    lines = [
+        "## Detectability (classifier two-sample test, cross-validated AUC)",
+        "",
+        "0.5 = a classifier cannot tell the sets apart; 1.0 = every synthetic image is "
+        "recognisable. Reference: real val against real train.",
+        "",
+        "| probe | synthetic vs train | val vs train (reference) |",
+        "| --- | --- | --- |",
+    ]
+    for probe, pair in result.detectability.items():
+        lines.append(f"| {probe} | {_fmt_auc(pair['synthetic'])} | {_fmt_auc(pair['reference'])} |")
+    f = result.fidelity
+    lines += ["", "## Class fidelity (classifier trained on real train)", ""]
+    if f is None:
+        return [*lines, "Not run (gate.class_fidelity off, or not two classes).", ""]
+    lines += [
+        f"AUC on the synthetic labels: {_fmt_auc(f.synthetic)}; on real val: {_fmt_auc(f.val)}.",
+        "",
+        "| class | agreement, synthetic | agreement, real val |",
+        "| --- | ---: | ---: |",
+    ]
+    for name, (syn, val) in f.agreement.items():
+        cells = ["-" if v is None else f"{v:.3f}" for v in (syn, val)]
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    return [*lines, ""]
+
+
 def markdown(result: GateResult, pictures: list[str], extractor: str) -> str:
     """report.md: verdict, gate table, per-class values, copy-search calibration."""
     verdict = "PASSED" if result.passed else "FAILED"
     lines = [f"# Gate report: {verdict}", "", f"Feature extractor: `{extractor}`.", ""]
-    lines += ["## Gates (overall)", "", markdown_table(result.checks), ""]
+    lines += [
+        "## Checks",
+        "",
+        "Synthetic: the synthetic set against real train, as mean ± sd over subsets of the "
+        "real val set's size. Real ref: real val against real train.",
+        "",
+        markdown_table(result.checks),
+        "",
+    ]
+    lines += tests_markdown(result)
     keys = sorted({k for v in result.per_class.values() for k in v})
     lines += [
-        "## Per class",
+        "## Whole-set values per class (every synthetic image vs train)",
         "",
         "| class | " + " | ".join(keys) + " |",
         "| --- |" + " ---: |" * len(keys),
@@ -143,6 +211,9 @@ def write_report(
         pictures.append(class_grid(real, fake, f"class {name}", folder / f"grid_{name}.png").name)
     pictures.append(closest_pairs(inputs, result, folder / "closest_pairs.png").name)
     pictures.append(distance_histograms(result, folder / "memorization_distances.png").name)
+    extremes = detectability_extremes(inputs, result, folder / "detectability_extremes.png")
+    if extremes is not None:
+        pictures.append(extremes.name)
     distances_table(result).to_csv(folder / "memorization_distances.csv", index=False)
     audit = pd.concat([sample_rows.reset_index(drop=True), result.per_image], axis=1)
     audit.to_parquet(folder / "images.parquet", index=False)

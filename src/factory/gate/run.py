@@ -1,12 +1,18 @@
 """The gate at the file edges: read the sample and ingest outputs, write the gate's outputs.
 
-Outputs under `out_dir`:
+Outputs under `out_dir`, which the gate owns whole:
 
-- `report/` (always, built under a temporary name and swapped in): grids, closest pairs,
-  distance histograms, `images.parquet` (every synthetic image with its flags), report.md;
-- `metrics.json` (always): `passed`, overall and per-class values, thresholds;
-- `accepted.parquet` ONLY when every gate passed. On a failure any older one is removed,
-  so an accepted list on disk always belongs to a passing gate.
+- `report/`: grids, closest pairs, distance histograms, most/least detectable images,
+  `images.parquet` (every synthetic image with its flags), report.md;
+- `metrics.json`: `passed`, `mode`, `checks` (the verdict rows: see
+  `factory.gate.gates.Check`), values, references and test results;
+- `accepted.parquet`: when every gate passed, or in `record` mode (gate.on_fail) where a
+  failed gate is recorded (metrics.json `passed: false`) instead of stopping;
+- `config.json`: the resolved config.
+
+All of them become visible together or not at all: the whole folder is built under a
+temporary name beside `out_dir` and swapped in (`factory.io.atomic_dir`); a crash at any
+point leaves the previous outputs, or none.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from factory.config import CommonConfig
 from factory.errors import FactoryError, GateFailed
 from factory.gate.assess import GateInputs, GateResult, assess
 from factory.gate.config import GATES, GateConfig
+from factory.gate.detect import AucResult
 from factory.gate.gates import table
 from factory.gate.report import write_report
 from factory.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_png16
@@ -80,16 +87,53 @@ def load_inputs(
         train_labels=class_index(train["label"], classes, str(manifest_path)),
         train_ids=train["image_id"].astype(str).to_numpy(),
         val=_to_unit(load_images(val, root)).reshape(-1, *train_images.shape[1:]),
+        val_labels=class_index(val["label"], classes, str(manifest_path)),
     )
     return inputs, samples
 
 
+# What the gate writes into its folder; anything else there is refused, not deleted.
+OWNED = ("metrics.json", "accepted.parquet", "report", "config.json")
+KEPT = (".gitignore",)  # DVC may write one beside its outs: carried into the new folder
+
+
+def _auc_dict(r: AucResult) -> dict:
+    return {
+        "auc": r.auc,
+        "ci95": None if r.ci95 is None else list(r.ci95),
+        "n_real": r.n_real,
+        "n_other": r.n_other,
+        "note": r.note,
+    }
+
+
+def _tests_document(result: GateResult) -> dict:
+    doc: dict = {
+        "detectability": {
+            probe: {side: _auc_dict(r) for side, r in pair.items()}
+            for probe, pair in result.detectability.items()
+        },
+        "class_fidelity": None,
+    }
+    if result.fidelity is not None:
+        f = result.fidelity
+        doc["class_fidelity"] = {
+            "synthetic": _auc_dict(f.synthetic),
+            "val": _auc_dict(f.val),
+            "agreement": {c: {"synthetic": s, "val": v} for c, (s, v) in f.agreement.items()},
+        }
+    return doc
+
+
 def metrics_document(result: GateResult, config: GateConfig, seed: int) -> dict:
-    """metrics.json: the verdict first, then values, thresholds and counts."""
+    """metrics.json: the verdict and its rows first, then values, thresholds and counts."""
     return {
         "passed": result.passed,
+        "mode": config.on_fail,
+        "checks": [c.as_dict() for c in result.checks],
         "overall": result.overall,
         "per_class": result.per_class,
+        **_tests_document(result),
         "thresholds": {gate: getattr(config, gate) for gate in GATES},
         "memorization": {
             name: {
@@ -100,7 +144,7 @@ def metrics_document(result: GateResult, config: GateConfig, seed: int) -> dict:
             }
             for name, t in result.thresholds.items()
         },
-        "failed": [c.metric for c in result.checks if not c.passed],
+        "failed": [c.name for c in result.checks if not c.passed],
         "counts": result.counts,
         "extractor": config.extractor,
         "seed": seed,
@@ -113,38 +157,100 @@ def _parquet_bytes(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+def _check_out_dir(out_dir: Path) -> None:
+    """The gate replaces its folder whole: refuse one that holds anything else."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise FactoryError(f"--out {out_dir}: not a folder; give the gate a folder of its own")
+    other = sorted(p.name for p in out_dir.iterdir() if p.name not in OWNED + KEPT)
+    if other:
+        raise FactoryError(
+            f"--out {out_dir}: holds {', '.join(other[:5])}, which the gate did not write; "
+            "the gate replaces the whole folder, so point --out at a folder of its own"
+        )
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    """Temporary folders of killed runs (`.<name>.*.tmp`, `.<name>.old-*`) beside out_dir."""
+    import shutil
+
+    for pattern in (f".{out_dir.name}.*.tmp", f".{out_dir.name}.old-*"):
+        for leftover in out_dir.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def write_outputs(
+    folder: Path,
+    inputs: GateInputs,
+    result: GateResult,
+    samples: pd.DataFrame,
+    config: GateConfig,
+    document: dict,
+    resolved: dict | None,
+) -> None:
+    """Fill a fresh folder with every gate output (report, lists, metrics, config)."""
+    report = folder / "report"
+    report.mkdir()
+    write_report(inputs, result, samples, report, config.extractor)
+    if result.passed or config.on_fail == "record":
+        accepted = pd.concat([samples, result.per_image], axis=1)[result.per_image["accepted"]]
+        atomic_write_bytes(
+            folder / "accepted.parquet", _parquet_bytes(accepted.reset_index(drop=True))
+        )
+    atomic_write_json(folder / "metrics.json", document)
+    if resolved is not None:
+        atomic_write_json(folder / "config.json", resolved)
+
+
 def run_gate(
     samples_dir: str | Path,
     manifest_path: str | Path,
     out_dir: str | Path,
     common: CommonConfig,
     config: GateConfig,
+    resolved: dict | None = None,
 ) -> GateResult:
-    """Gate a sampled set; write report, metrics and (if it passed) the accepted list.
+    """Gate a sampled set; write every output into `out_dir` as one swap.
 
-    Does not raise on a failed gate: call `raise_if_failed` after saving what else the
-    caller wants kept (the stage and the CLI do).
+    `resolved`: the resolved config saved as config.json with the rest. Does not raise on
+    a failed gate: the caller calls `raise_if_failed` (stop mode) or `warn_if_failed`.
     """
     out_dir = Path(out_dir)
+    _check_out_dir(out_dir)
+    _remove_leftovers(out_dir)
     start = time.perf_counter()
     inputs, samples = load_inputs(samples_dir, manifest_path, common.classes)
     result = assess(inputs, config, seed=common.seed)
-    with atomic_dir(out_dir / "report") as folder:
-        write_report(inputs, result, samples, folder, config.extractor)
     document = metrics_document(result, config, common.seed)
     document["seconds"] = round(time.perf_counter() - start, 1)
-    accepted_path = out_dir / "accepted.parquet"
-    if result.passed:
-        accepted = pd.concat([samples, result.per_image], axis=1)[result.per_image["accepted"]]
-        atomic_write_bytes(accepted_path, _parquet_bytes(accepted.reset_index(drop=True)))
-    else:
-        accepted_path.unlink(missing_ok=True)
-    atomic_write_json(out_dir / "metrics.json", document)
+    with atomic_dir(out_dir) as folder:
+        for name in KEPT:
+            if (out_dir / name).is_file():
+                (folder / name).write_bytes((out_dir / name).read_bytes())
+        write_outputs(folder, inputs, result, samples, config, document, resolved)
     return result
 
 
-def raise_if_failed(result: GateResult) -> None:
-    """GateFailed (exit 1) with the one-screen table when any gate did not pass."""
-    if not result.passed:
-        failed = ", ".join(c.metric for c in result.checks if not c.passed)
-        raise GateFailed(f"gate failed ({failed}); report kept for audit\n{table(result.checks)}")
+def failure_table(result: GateResult) -> str:
+    failed = ", ".join(c.name for c in result.checks if not c.passed)
+    return f"gate failed ({failed})\n{table(result.checks, only_gated=True)}"
+
+
+def raise_if_failed(result: GateResult, mode: str = "stop") -> None:
+    """stop mode: GateFailed (exit 1) with the one-screen table when a gate did not pass.
+
+    record mode: nothing is raised; `warn_if_failed` says what was recorded.
+    """
+    if not result.passed and mode == "stop":
+        raise GateFailed(f"{failure_table(result)}\nreport kept for audit, no accepted list")
+
+
+def warn_if_failed(result: GateResult, mode: str) -> str | None:
+    """The record-mode message for a failed gate (None when it passed or in stop mode)."""
+    if result.passed or mode != "record":
+        return None
+    return (
+        f"{failure_table(result)}\ngate FAILED, recorded (gate.on_fail: record): the set is "
+        "packaged for inspection but not for publication"
+    )
