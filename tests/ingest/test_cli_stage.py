@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from factory.cli import main
-from factory.ingest.pseudonym import resolve_key
+from factory.ingest.pseudonym import key_fingerprint, resolve_key
 
 STAGE = Path(__file__).resolve().parents[2] / "stages" / "ingest.py"
 
@@ -56,10 +56,12 @@ def test_stage_reads_params_and_env_key(tmp_path: Path, inbreast_dir) -> None:
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "ingest: 24 images of 12 patients" in done.stdout
-    assert not (tmp_path / ".factory").exists()  # the env key was used, no file made
+    assert not (tmp_path / ".factory/pseudonym.key").exists()  # the env key was used
+    key, _ = resolve_key("an-environment-key-0123456789", tmp_path / "unused")
+    fingerprint = (tmp_path / ".factory/pseudonym.fingerprint").read_text()
+    assert fingerprint == key_fingerprint(key) + "\n"  # what DVC's ingest stage depends on
     config = yaml.safe_load((tmp_path / "outputs/ingest/config.json").read_text())
     assert config["ingest"]["source"] == "inbreast" and config["common"]["image_size"] == 32
-    key, _ = resolve_key("an-environment-key-0123456789", tmp_path / "unused")
     from factory.ingest.pseudonym import pseudonym
 
     df = pd.read_parquet(tmp_path / "outputs/ingest/manifest.parquet")

@@ -151,6 +151,8 @@ def test_every_quarantine_reason(tmp_path: Path, common, kit, monkeypatch) -> No
             "removed;50;L;CC;201101;20586994;1;1",  # no_decoder
             "removed;50;L;CC;201101;20586995;1;1",  # no_breast
             "removed;50;L;CC;201101;20586996;1;2",  # duplicate
+            "removed;50;L;CC;201101;20586998;1;1",  # conflicting_labels (rows 34 and 35)
+            "removed;50;L;CC;201101;20586998;1;5",
         ],
     )
     alld = src / "AllDICOMs"
@@ -166,18 +168,23 @@ def test_every_quarantine_reason(tmp_path: Path, common, kit, monkeypatch) -> No
     kit.write_dicom(name(20586994), kit.breast_pixels(seed=5))  # made undecodable below
     kit.write_dicom(name(20586995), np.zeros((96, 72), np.uint16))
     shutil.copy(first, name(20586996))
+    shutil.copy(first, name(20586998))
     shutil.copy(first, alld / "20586997_ffff0000_MG_R_CC_ANON.dcm")  # not_in_csv
     _set_unknown_syntax(name(20586994))
 
     config = IngestConfig(source="inbreast", workers=2, max_bad_fraction=0.5)
     result = run(src, tmp_path / "out", common, config, kit.KEY)
     found = {q["reason"] for q in quarantine(tmp_path / "out")}
-    assert found == set(REASONS)
-    assert result.metrics["quarantined"] == len(REASONS)
+    only_folder = {"path_outside_folder"}  # the folder source's (tests/ingest/test_sources.py)
+    assert found == set(REASONS) - only_folder
+    assert result.metrics["quarantined"] == len(REASONS) - len(only_folder)
     by_reason = {q["reason"]: q for q in quarantine(tmp_path / "out")}
     assert "99999991" in by_reason["missing_file"]["file"]
     assert by_reason["no_decoder"]["file"].endswith("20586994_ffff0000_MG_L_CC_ANON.dcm")
     assert by_reason["duplicate"]["detail"].startswith("same pixels as AllDICOMs/")
+    conflict = by_reason["conflicting_labels"]
+    assert conflict["file"].endswith("20586998_ffff0000_MG_L_CC_ANON.dcm")
+    assert conflict["detail"].startswith("INbreast.csv row 34 says '1', INbreast.csv row 35")
     assert len(result.manifest) == 24
 
 

@@ -10,9 +10,9 @@ local.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +24,16 @@ from tqdm import tqdm
 from factory.config import CommonConfig
 from factory.errors import GateFailed
 from factory.ingest.config import IngestConfig
+from factory.ingest.keycheck import FINGERPRINT_META, check_key
 from factory.ingest.labels import resolve_label_map
-from factory.ingest.pseudonym import key_fingerprint, pseudonym
+from factory.ingest.pseudonym import key_fingerprint, pseudonym, write_fingerprint
 from factory.ingest.records import REASONS, Quarantined, SourceRecord
 from factory.ingest.sources import scan_source
 from factory.ingest.sources.terms import SOURCE_FILE, source_record
 from factory.ingest.split import split_and_fold
 from factory.ingest.worker import Job, Outcome, run_jobs
 from factory.io import atomic_write_json, atomic_write_text
+from factory.leftovers import held_staging, sweep
 from factory.manifest import COLUMNS, SPLITS
 
 OUTPUTS = (
@@ -43,6 +45,11 @@ OUTPUTS = (
     "manifest.parquet",
 )
 FAILED_QUARANTINE = "quarantine.failed.jsonl"
+# What killed runs leave in the output folder: staging folders (.ingest-XXXX.tmp), atomic
+# writes' temporaries (.metrics.json.XXXX.tmp) and swapped-out folders (.images.old-PID).
+LEFTOVERS = (".*.tmp", ".*.old-*")
+
+log = logging.getLogger(__name__)
 
 
 class IngestFailed(GateFailed):
@@ -267,6 +274,59 @@ def _commit(tmp: Path, out_dir: Path) -> None:
     (out_dir / FAILED_QUARANTINE).unlink(missing_ok=True)
 
 
+def _select(
+    records: list[SourceRecord], label_map: dict[str, str | None]
+) -> tuple[list[SourceRecord], list[str], list[Quarantined], int]:
+    """(records to process, their classes, label problems, excluded by the label map)."""
+    todo: list[SourceRecord] = []
+    labels: list[str] = []
+    bad: list[Quarantined] = []
+    excluded = 0
+    for record in records:
+        cls, problem, dropped = _lookup_label(record, label_map)
+        if problem is not None:
+            bad.append(problem)
+        elif dropped:
+            excluded += 1
+        else:
+            todo.append(record)
+            labels.append(cls)  # type: ignore[arg-type]
+    return todo, labels, bad, excluded
+
+
+def _store(
+    todo: list[SourceRecord],
+    labels: list[str],
+    image_ids: list[str],
+    images_dir: Path,
+    common: CommonConfig,
+    config: IngestConfig,
+    progress: bool,
+) -> tuple[list[_Accepted], list[Quarantined]]:
+    """Decode and write every image; (stored ones, quarantined ones incl. duplicates)."""
+    images_dir.mkdir()
+    accepted, bad = [], []
+    for outcome in _process(todo, image_ids, images_dir, common, config, progress):
+        record = todo[outcome.index]
+        if outcome.reason is not None:
+            bad.append(Quarantined(record.rel, outcome.reason, outcome.detail))
+        else:
+            accepted.append(
+                _Accepted(record, labels[outcome.index], image_ids[outcome.index], outcome)
+            )
+    return accepted, bad + _drop_duplicates(accepted, images_dir)
+
+
+def _write_manifest(df: pd.DataFrame, path: Path, key: bytes) -> None:
+    """The manifest, with the key's fingerprint in its parquet metadata (never the key)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), FINGERPRINT_META: key_fingerprint(key).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
 def ingest(
     source_dir: str | Path,
     out_dir: str | Path,
@@ -276,51 +336,35 @@ def ingest(
     key: bytes,
     resolved_config: dict[str, Any] | None = None,
     progress: bool = True,
+    allow_key_change: bool = False,
+    fingerprint_file: str | Path | None = None,
 ) -> IngestResult:
     """Ingest the dataset at `source_dir` (layout `config.source`) into `out_dir`.
 
     Writes images/, manifest.parquet, quarantine.jsonl, metrics.json (and config.json
     from `resolved_config`) atomically as a set. Raises IngestFailed with a one-screen
     summary (and writes quarantine.failed.jsonl) when too much is quarantined or a class
-    is missing from a split; the previous outputs then stay as they were.
+    is missing from a split, and KeyChanged when `out_dir` holds a manifest made with
+    another key (unless `allow_key_change`); the previous outputs then stay as they were.
+    `fingerprint_file` (the DVC stage's dep) is set to this key's fingerprint first.
+    Leftovers of killed runs in `out_dir` are removed.
     """
     root, out_dir = Path(source_dir), Path(out_dir)
+    if fingerprint_file is not None:
+        write_fingerprint(key, fingerprint_file)
     label_map = resolve_label_map(config.source, config.label_map, common.classes)
     scan = scan_source(config.source, root, config.csv)
     source_rec = source_record(config.source, root)  # Contract 3 (distribution team)
-    quarantined = list(scan.quarantined)
     listed = len(scan.records) + len(scan.quarantined)
-    todo: list[SourceRecord] = []
-    labels: list[str] = []
-    excluded = 0
-    for record in scan.records:
-        cls, bad, dropped = _lookup_label(record, label_map)
-        if bad is not None:
-            quarantined.append(bad)
-        elif dropped:
-            excluded += 1
-        else:
-            todo.append(record)
-            labels.append(cls)  # type: ignore[arg-type]
+    todo, labels, quarantined, excluded = _select(scan.records, label_map)
+    quarantined += scan.quarantined
     image_ids = [pseudonym(key, "img", config.source, r.rel) for r in todo]
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ingest-", suffix=".tmp", dir=out_dir))
-    try:
-        images_dir = tmp / "images"
-        images_dir.mkdir()
-        outcomes = _process(todo, image_ids, images_dir, common, config, progress)
-        accepted = []
-        for outcome in outcomes:
-            record = todo[outcome.index]
-            if outcome.reason is not None:
-                quarantined.append(Quarantined(record.rel, outcome.reason, outcome.detail))
-            else:
-                accepted.append(
-                    _Accepted(record, labels[outcome.index], image_ids[outcome.index], outcome)
-                )
-        quarantined += _drop_duplicates(accepted, images_dir)
-        quarantined.sort(key=lambda q: (q.file, q.reason))
+    sweep(out_dir, LEFTOVERS)
+    with held_staging(out_dir, ".ingest-") as tmp:
+        accepted, bad = _store(todo, labels, image_ids, tmp / "images", common, config, progress)
+        quarantined = sorted(quarantined + bad, key=lambda q: (q.file, q.reason))
         df = _manifest(accepted, config.source, key, common, config)
         metrics = _metrics(df, quarantined, excluded, listed, config.source, common, key)
         problems = _problems(metrics, config, common)
@@ -330,13 +374,14 @@ def ingest(
                 _summary(problems, metrics, quarantined)
                 + f"\nfull list: {out_dir / FAILED_QUARANTINE}"
             )
-        df.to_parquet(tmp / "manifest.parquet", index=False)
+        change = check_key(out_dir, df, metrics["key_fingerprint"], allow_key_change)
+        _write_manifest(df, tmp / "manifest.parquet", key)
         atomic_write_text(tmp / "quarantine.jsonl", _quarantine_jsonl(quarantined))
         atomic_write_json(tmp / "metrics.json", metrics)
         atomic_write_json(tmp / SOURCE_FILE, source_rec)  # Contract 3 (distribution team)
         if resolved_config is not None:
             atomic_write_json(tmp / "config.json", resolved_config)
         _commit(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if change is not None:
+        log.warning("ingest: replaced a manifest made with another key (%s)", change.describe())
     return IngestResult(manifest=df, quarantined=quarantined, metrics=metrics, out_dir=out_dir)

@@ -2,7 +2,11 @@
 
 A pseudonym is HMAC-SHA256(key, kind, source, identifier) truncated to 64 bits: stable
 across runs with the same key, unlinkable to the identifier without it. The key never
-goes into git or any published output; only a short fingerprint of it is recorded.
+goes into git or any published output; only a short fingerprint of it is recorded (a
+keyed hash of a fixed string): in the manifest, in metrics.json, and in
+`.factory/pseudonym.fingerprint`, the small tracked file the DVC ingest stage depends on,
+so that a new key (a deleted key file, another $FACTORY_PSEUDONYM_KEY) shows up in
+`dvc status` and is never restored from DVC's run cache. See docs/ingest.md.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from factory.errors import FactoryError
 
 KEY_ENV = "FACTORY_PSEUDONYM_KEY"
 DEFAULT_KEY_FILE = Path(".factory/pseudonym.key")
+# Tracked in git (see .gitignore) and a dep of the ingest stage in dvc.yaml.
+FINGERPRINT_FILE = Path(".factory/pseudonym.fingerprint")
+# Set to 1 to let the ingest stage replace a manifest made with another key.
+ALLOW_CHANGE_ENV = "FACTORY_ALLOW_KEY_CHANGE"
 _MIN_KEY_BYTES = 16
 
 
@@ -43,18 +51,41 @@ def _check(key: bytes, where: str) -> bytes:
 def resolve_key(env_value: str | None, key_file: str | Path) -> tuple[bytes, str | None]:
     """The pseudonym key, and a message to show when a new key file had to be made.
 
-    `env_value` (the caller reads FACTORY_PSEUDONYM_KEY) wins; else `key_file` is read;
-    else a new random key is written there (mode 0600). Whoever later ingests the same
-    data with another key gets different pseudonyms, so keep the file.
+    `env_value` (the caller reads FACTORY_PSEUDONYM_KEY; None = unset) wins, and must not
+    be empty; else `key_file` is read; else a new random key is written there (mode 0600).
+    Whoever later ingests the same data with another key gets different pseudonyms and
+    splits (ingest refuses to replace such a manifest unless told to), so keep the file.
     """
-    if env_value:
+    if env_value is not None:
+        if not env_value.strip():
+            raise FactoryError(
+                f"environment variable {KEY_ENV} is set but empty: unset it to use "
+                f"{key_file}, or set it to the key (at least {_MIN_KEY_BYTES} bytes)"
+            )
         return _check(env_value.strip().encode("utf-8"), f"environment variable {KEY_ENV}"), None
     path = Path(key_file)
+    if path.is_dir():
+        raise FactoryError(
+            f"{path}: the pseudonym key path is a folder; it must be a file holding the key "
+            f"(remove the folder, point --key-file at the key file, or set {KEY_ENV})"
+        )
     if path.exists():
-        return _check(path.read_bytes().strip(), str(path)), None
-    path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return _check(path.read_bytes().strip(), str(path)), None
+        except OSError as exc:
+            raise FactoryError(
+                f"{path}: cannot read the pseudonym key ({exc.strerror}); fix its "
+                f"permissions or set {KEY_ENV}"
+            ) from None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise FactoryError(
+            f"{path}: cannot create the pseudonym key ({exc.strerror}); choose a writable "
+            f"--key-file or set {KEY_ENV}"
+        ) from None
     token = secrets.token_hex(32).encode("ascii")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(token + b"\n")
     message = (
@@ -62,3 +93,34 @@ def resolve_key(env_value: str | None, key_file: str | Path) -> tuple[bytes, str
         f"set {KEY_ENV} or pass --key-file to use another)"
     )
     return token, message
+
+
+def write_fingerprint(key: bytes, path: str | Path) -> bool:
+    """Record the key's fingerprint in `path` (the file DVC's ingest stage depends on);
+    True when it changed. Only rewritten when different, so DVC sees no false change."""
+    from factory.io import atomic_write_text
+
+    path, text = Path(path), key_fingerprint(key) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    except (OSError, UnicodeDecodeError) as exc:
+        if path.is_dir():
+            raise FactoryError(
+                f"{path}: is a folder; it must be the key fingerprint file (remove the folder)"
+            ) from None
+        raise FactoryError(f"{path}: cannot read the key fingerprint ({exc})") from None
+    atomic_write_text(path, text)
+    return True
+
+
+def env_flag(value: str | None, name: str) -> bool:
+    """A yes/no environment switch: unset, '', 0, false, no -> False; 1, true, yes -> True."""
+    text = (value or "").strip().lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise FactoryError(f"environment variable {name}={value!r}: expected 1 or 0")

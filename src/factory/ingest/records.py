@@ -21,6 +21,8 @@ REASONS: dict[str, str] = {
     "duplicate": "the same pixels as another image",
     "missing_file": "named in the label file but not on disk",
     "not_in_csv": "on disk but not named in the label file",
+    "conflicting_labels": "listed more than once with different labels",
+    "path_outside_folder": "the label file names it by an absolute path or one outside the folder",
 }
 
 
@@ -34,6 +36,7 @@ class SourceRecord:
     source_label: str | None  # the dataset's label, normalised (e.g. BI-RADS "4a"); None = none
     view: str = "other"  # CC | MLO | other
     laterality: str | None = None  # L | R from the listing, if it has one
+    listing: str = ""  # where the listing names it, e.g. "labels.csv row 7" (messages only)
 
 
 @dataclass(frozen=True)

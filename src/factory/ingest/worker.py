@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from factory.io import sha256_file, write_png16
+from factory.leftovers import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,13 @@ def run_jobs(
                 on_done()
         return
     pending = iter(jobs)
-    with cf.ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=_context(),
+        initializer=die_with_parent,  # a parent killed with -9 takes its workers along
+        initargs=(os.getpid(),),
+    )
+    with pool:
         running = set()
         for job in pending:
             running.add(pool.submit(run_job, job))

@@ -6,6 +6,7 @@ output root, so the bytes are the same with 1 or N workers, in any order.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from factory.leftovers import die_with_parent
 from factory.phantom.encode import (
     Encoding,
     Header,
@@ -104,7 +106,11 @@ def _map(work, jobs: Iterable[Job], workers: int) -> Iterator[dict]:
         yield from map(work, jobs)
         return
     # "spawn": workers start clean (no inherited threads or locks from the parent).
+    # die_with_parent: a parent killed with -9 takes its workers along.
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)), mp_context=get_context("spawn")
+        max_workers=min(workers, len(jobs)),
+        mp_context=get_context("spawn"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
     ) as pool:
         yield from pool.map(work, jobs, chunksize=1)

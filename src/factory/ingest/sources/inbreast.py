@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from factory.errors import FactoryError
 from factory.ingest.records import (
@@ -68,32 +69,39 @@ def _image_files(root: Path) -> list[Path]:
     return [p for p in files_under(root, (".png",)) if NAME.match(p.stem)]
 
 
+def _record(path: Path, root: Path, m: re.Match[str], row: Any, where: str) -> SourceRecord:
+    birads = normalise_birads(row["Bi-Rads"])
+    return SourceRecord(
+        file=path,
+        rel=rel(path, root),
+        patient=m["patient"],
+        source_label=birads or None,
+        view=normalise_view(row["View"] or ("MLO" if m["view"] == "ML" else m["view"])),
+        laterality=normalise_laterality(row["Laterality"]) or m["side"],
+        listing=where,
+    )
+
+
 def scan(root: Path, csv: str | None) -> Scan:
-    table = read_table(find_label_file(root, csv), sep=";", required=COLUMNS)
+    label_file = find_label_file(root, csv)
+    table = read_table(label_file, sep=";", required=COLUMNS)
     table = table[table["File Name"] != ""]
-    rows = {row["File Name"].removesuffix(".0"): row for _, row in table.iterrows()}
+    rows: dict[str, list[tuple[str, Any]]] = {}  # a file listed twice: merge_repeats decides
+    for index, row in table.iterrows():
+        where = f"{label_file.name} row {int(index) + 2}"  # line 1: the header
+        rows.setdefault(row["File Name"].removesuffix(".0"), []).append((where, row))
     out = Scan()
     seen: set[str] = set()
     for path in _image_files(root):
         m = NAME.match(path.stem)
         assert m is not None  # filtered above
         file_name = m["file"]
-        row = rows.get(file_name)
-        if row is None:
+        if file_name not in rows:
             out.quarantined.append(Quarantined(rel(path, root), "not_in_csv"))
             continue
         seen.add(file_name)
-        birads = normalise_birads(row["Bi-Rads"])
-        out.records.append(
-            SourceRecord(
-                file=path,
-                rel=rel(path, root),
-                patient=m["patient"],
-                source_label=birads or None,
-                view=normalise_view(row["View"] or ("MLO" if m["view"] == "ML" else m["view"])),
-                laterality=normalise_laterality(row["Laterality"]) or m["side"],
-            )
-        )
+        for where, row in rows[file_name]:
+            out.records.append(_record(path, root, m, row, where))
     for file_name in sorted(set(rows) - seen):
         out.quarantined.append(
             Quarantined(f"AllDICOMs/{file_name}_*.dcm", "missing_file", "INbreast.csv row")

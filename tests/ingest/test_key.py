@@ -1,0 +1,120 @@
+"""The pseudonym key is a recorded input: fingerprinted, checked, and never silently swapped.
+
+Another key gives every image and patient a new pseudonym and re-draws the patient split
+(issue 15 §3), so ingest refuses to replace a manifest made with another key unless told
+to, and says what would change; DVC sees the key through `.factory/pseudonym.fingerprint`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from factory.cli import main
+from factory.errors import FactoryError
+from factory.ingest import ingest
+from factory.ingest.keycheck import FINGERPRINT_META, KeyChanged, manifest_fingerprint
+from factory.ingest.pseudonym import (
+    FINGERPRINT_FILE,
+    env_flag,
+    key_fingerprint,
+    resolve_key,
+    write_fingerprint,
+)
+from factory.io import sha256_file
+
+ROOT = Path(__file__).resolve().parents[2]
+OTHER = b"another-key-0123456789abcdef"
+
+
+def run(src: Path, out: Path, common, config, key: bytes, **kw):
+    return ingest(src, out, common=common, config=config, key=key, progress=False, **kw)
+
+
+def test_manifest_records_the_fingerprint_never_the_key(
+    tmp_path: Path, inbreast_dir, common, config, kit
+) -> None:
+    out = tmp_path / "out"
+    run(inbreast_dir, out, common, config, kit.KEY)
+    meta = pq.read_schema(out / "manifest.parquet").metadata
+    assert meta[FINGERPRINT_META].decode() == key_fingerprint(kit.KEY)
+    assert manifest_fingerprint(out) == key_fingerprint(kit.KEY)
+    for f in out.rglob("*"):
+        if f.is_file():
+            assert kit.KEY not in f.read_bytes(), f
+
+
+def test_another_key_is_refused_with_what_would_change_then_allowed(
+    tmp_path: Path, inbreast_dir, common, config, kit
+) -> None:
+    out, tracked = tmp_path / "out", tmp_path / "repo" / FINGERPRINT_FILE
+    run(inbreast_dir, out, common, config, kit.KEY, fingerprint_file=tracked)
+    assert tracked.read_text() == key_fingerprint(kit.KEY) + "\n"
+    before = {p.name: sha256_file(p) for p in out.rglob("*") if p.is_file()}
+
+    with pytest.raises(KeyChanged) as refused:
+        run(inbreast_dir, out, common, config, OTHER, fingerprint_file=tracked)
+    text = str(refused.value)
+    old, new = key_fingerprint(kit.KEY), key_fingerprint(OTHER)
+    assert f"key fingerprint {old} -> {new}" in text
+    assert "24 of 24 images get a new image_id, 12 patients a new patient_id" in text
+    assert "images change split" in text and "FACTORY_ALLOW_KEY_CHANGE=1" in text
+    assert {p.name: sha256_file(p) for p in out.rglob("*") if p.is_file()} == before
+    assert not list(out.glob(".ingest-*.tmp"))
+    # the tracked file follows the key in use: `dvc status` now shows ingest as changed
+    assert tracked.read_text() == new + "\n"
+
+    result = run(
+        inbreast_dir, out, common, config, OTHER, fingerprint_file=tracked, allow_key_change=True
+    )
+    assert manifest_fingerprint(out) == new == result.metrics["key_fingerprint"]
+    run(inbreast_dir, out, common, config, OTHER)  # the same key again: no question asked
+
+
+def test_the_same_key_is_not_a_change(tmp_path: Path, inbreast_dir, common, config, kit) -> None:
+    tracked = tmp_path / "fp"
+    write_fingerprint(kit.KEY, tracked)
+    stamp = tracked.stat().st_mtime_ns
+    assert write_fingerprint(kit.KEY, tracked) is False  # no rewrite, no false DVC change
+    assert tracked.stat().st_mtime_ns == stamp
+    assert write_fingerprint(OTHER, tracked) is True
+
+
+def test_empty_environment_key_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FactoryError, match="FACTORY_PSEUDONYM_KEY is set but empty"):
+        resolve_key("", tmp_path / "k.key")
+    with pytest.raises(FactoryError, match="set but empty"):
+        resolve_key("  \n", tmp_path / "k.key")
+    assert not (tmp_path / "k.key").exists()  # no silent fall-back to a key file
+
+
+def test_directory_key_path_is_one_line(tmp_path: Path, inbreast_dir, capsys) -> None:
+    (tmp_path / "keydir").mkdir()
+    args = ["ingest", "--source", "inbreast", "--path", str(inbreast_dir), "--out"]
+    args += [str(tmp_path / "out"), "--quiet", "--key-file", str(tmp_path / "keydir")]
+    assert main([*args, "--params", str(tmp_path / "none.yaml")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert "keydir: the pseudonym key path is a folder" in err
+
+
+def test_allow_switch_is_strict() -> None:
+    assert env_flag(None, "X") is False and env_flag("0", "X") is False
+    assert env_flag("1", "X") is True
+    with pytest.raises(FactoryError, match="X='maybe': expected 1 or 0"):
+        env_flag("maybe", "X")
+
+
+def test_dvc_tracks_the_fingerprint_and_git_never_the_key() -> None:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert str(FINGERPRINT_FILE) in stages["ingest"]["deps"]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(FINGERPRINT_FILE)], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 1  # tracked (fresh clones have it: DVC needs the dep)
+    for secret in (".factory/pseudonym.key", ".factory/other"):
+        assert subprocess.run(["git", "check-ignore", "-q", secret], cwd=ROOT).returncode == 0
