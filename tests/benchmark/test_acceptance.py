@@ -221,3 +221,20 @@ def test_contradictory_settings_are_rejected_at_load(raw, key) -> None:
 )
 def test_consistent_settings_load(raw) -> None:
     validate_section("benchmark", raw)
+
+
+def null_acceptance(draws: int, first_seed: int = 1000) -> dict[str, int]:
+    """How often each rule accepts a scenario that is exactly as good as the baseline."""
+    accepted = {"point_estimate": 0, "superiority": 0}
+    for seed in range(first_seed, first_seed + draws):
+        summary = _summary({"real+0": 1.0, "real+4": 1.0, "synthetic-only": 3.0}, seed=seed)
+        for rule in accepted:
+            accepted[rule] += _verdict(summary, rule=rule)["accepted"]
+    return accepted
+
+
+@pytest.mark.slow
+def test_superiority_rarely_accepts_noise_where_the_point_estimate_often_does() -> None:
+    found = null_acceptance(40)  # docs/benchmark.md gives the 200-draw figures
+    assert found["superiority"] <= 3  # one-sided 2.5% nominal: about 1 in 40
+    assert found["point_estimate"] >= 12  # about half

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -78,3 +79,18 @@ def test_a_job_gives_the_same_predictions_whenever_it_runs(pool) -> None:
     assert isinstance(jobs[1], Job) and first.scenario == "real+4"
     np.testing.assert_array_equal(first.prob, second.prob)
     assert first.train_size == {"real": int((pool.rows["split"] == "train").sum()), "synthetic": 4}
+
+
+def test_a_failed_gate_in_the_lineage_is_noted(tiny_inputs) -> None:
+    dataset, manifest = tiny_inputs
+    cfg = _cfg(backbones=("test_resnet",), image_sizes=(32,))
+    assert plan(cfg, load_pool(dataset, manifest, CLASSES), seed=0).notes == []
+    lineage = json.loads((dataset / "lineage.json").read_text())
+    lineage["gate"] = {"passed": False, "mode": "record", "verdict": "gate FAILED: x"}
+    (dataset / "lineage.json").write_text(json.dumps(lineage))
+    notes = plan(cfg, load_pool(dataset, manifest, CLASSES), seed=0).notes
+    assert (
+        len(notes) == 1
+        and notes[0].startswith("gate FAILED: x")
+        and "not for publication" in notes[0]
+    )

@@ -67,6 +67,19 @@ def run_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
+def gate_notes(lineage: dict[str, Any]) -> list[str]:
+    """A note when the set's lineage records a failed gate (packaged in record mode)."""
+    gate = lineage.get("gate")
+    if not isinstance(gate, dict) or gate.get("passed") is not False:
+        return []
+    verdict = gate.get("verdict") or "gate FAILED: not for publication"
+    return [
+        f"{verdict} (lineage.json gate.passed is false, mode {gate.get('mode')!r}): this "
+        "benchmark measures a set that failed the quality gate; whatever its verdict, the "
+        "set is not for publication"
+    ]
+
+
 def plan(cfg: BenchmarkConfig, pool: Pool, seed: int) -> Plan:
     """Check the inputs against the protocol and fix the scenarios' compositions."""
     from .model import check_backbone
@@ -99,6 +112,7 @@ def plan(cfg: BenchmarkConfig, pool: Pool, seed: int) -> Plan:
     if cfg.protocol == "prodan2023":
         seen = len(set(real["patient_id"]) & (gen or set()))
         notes.append(f"prodan2023 protocol: {sc.PRODAN_NOTE} ({seen} patients); comparison only")
+    notes += gate_notes(pool.lineage)
     scenarios = sc.scenarios(cfg)
     order = sc.synthetic_order(rows, len(pool.classes), seed)
     synthetic = {
