@@ -14,7 +14,7 @@ def main(params, args) -> None:
     verdict = run_benchmark(params.benchmark, params.common, args.dataset, args.manifest, args.out)
     save_resolved_config(args.out, **params.resolved("common", "benchmark"))
     word = "ACCEPTED" if verdict["accepted"] else "REJECTED"
-    print(f"benchmark {word} under the {verdict['rule_label']} rule: {verdict['reason']}")
+    print(f"benchmark {word} (rule: {verdict['rule_label']}): {verdict['reason']}")
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_a_clear_gain_with_a_useful_synthetic_set_is_accepted() -> None:
     assert verdict["accepted"] is True and verdict["reasons"] == []
     assert verdict["rule"] == "superiority" and verdict["tstr"]["passed"] is True
     assert verdict["tstr"]["ci95"][0] > 0.5 and verdict["tstr"]["required"] is True
-    assert "lower end of the 95% interval" in verdict["rule_text"]
+    assert verdict["rule_text"].startswith("Superiority rule: ACCEPTED only if the lower end")
     assert len(verdict["evidence"]) == 3 and "is above min_gain +0.0000" in verdict["evidence"][1]
 
 
@@ -111,10 +111,13 @@ def test_a_gain_whose_interval_spans_zero_is_rejected_by_superiority() -> None:
 def test_the_point_estimate_rule_accepts_the_same_noise_and_says_so() -> None:
     verdict = _verdict(_spanning_zero(), rule="point_estimate")
     assert verdict["accepted"] is True and verdict["rule"] == "point_estimate"
-    assert "point estimate" in verdict["rule_label"] and "noise can pass" in verdict["rule_label"]
+    assert verdict["rule_label"] == "point estimate, no interval: noise can pass"
     assert "noise can pass" in verdict["rule_text"]
     text = "\n".join(verdict_lines(verdict))
-    assert "**Verdict: ACCEPTED** under the point estimate" in text and "noise can pass" in text
+    assert (
+        "**Verdict: ACCEPTED** (rule: point estimate, no interval" in text
+        and "noise can pass" in text
+    )
 
 
 def test_a_synthetic_set_at_chance_on_its_own_fails_tstr() -> None:
@@ -126,7 +129,7 @@ def test_a_synthetic_set_at_chance_on_its_own_fails_tstr() -> None:
     assert len(verdict["reasons"]) == 1 and verdict["reasons"][0].startswith("TSTR failed")
     assert "do not teach the classes" in verdict["reason"]
     lines = verdict_lines(verdict)
-    assert "**Verdict: REJECTED** under the superiority" in lines[0]
+    assert lines[0] == "**Verdict: REJECTED** (rule: superiority)."
     assert any(line.startswith("- TSTR failed") for line in lines)
 
 
@@ -134,7 +137,7 @@ def test_tstr_not_required_is_reported_not_decided() -> None:
     summary = _summary({"real+0": 0.0, "real+4": 3.0, "synthetic-only": 0.0})
     verdict = _verdict(summary, tstr_required=False)
     assert verdict["accepted"] is True and verdict["tstr"]["passed"] is None
-    assert "TSTR not required" in verdict["rule_text"]
+    assert "TSTR is reported but not required" in verdict["rule_text"]
     assert "reported only" in verdict["evidence"][2]
 
 

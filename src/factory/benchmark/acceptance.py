@@ -30,9 +30,9 @@ from .scenarios import BASELINE
 
 TSTR_METRIC = "auc"
 RULE_LABELS = {
-    "superiority": "superiority (95% interval's lower end must clear min_gain)",
-    "non_inferiority": "non-inferiority (95% interval's lower end must clear -margin)",
-    "point_estimate": "point estimate (mean gain only; no interval required: noise can pass)",
+    "superiority": "superiority",
+    "non_inferiority": "non-inferiority",
+    "point_estimate": "point estimate, no interval: noise can pass",
 }
 
 
@@ -63,28 +63,33 @@ def rule_text(rule: AcceptanceConfig, scenario: str) -> str:
     """The rule in words, with its thresholds (results.md, acceptance.json, the card)."""
     gain = (
         f"the paired gain in {rule.metric} of {scenario} over {BASELINE} (same seeds, same "
-        "held-out real test patients, patient-bootstrap 95% interval)"
+        "held-out real test patients)"
     )
+    lower = f"the lower end of the 95% patient-bootstrap interval of {gain}"
     if rule.rule == "superiority":
-        core = f"accepted only if the lower end of the 95% interval of {gain} is above "
-        core += f"min_gain {rule.min_gain:+.4f}"
+        core = f"ACCEPTED only if {lower} is above min_gain {rule.min_gain:+.4f}"
     elif rule.rule == "non_inferiority":
-        core = f"accepted only if the lower end of the 95% interval of {gain} is above "
-        core += f"-{rule.margin:.4f} (the set may cost at most {rule.margin:.4f} {rule.metric})"
-    else:
-        core = f"accepted if the mean of {gain} is at least min_gain {rule.min_gain:+.4f}; "
-        core += "its interval is not consulted, so a gain that is noise can pass"
-    if rule.tstr_required:
-        tstr = (
-            f"and only if the {SYNTHETIC_ONLY} classifier's AUC on the held-out real patients "
-            f"(TSTR) has its 95% lower bound above {rule.tstr_min_auc:.2f}"
+        core = (
+            f"ACCEPTED only if {lower} is above -{rule.margin:.4f} (the set may cost at most "
+            f"{rule.margin:.4f} {rule.metric})"
         )
     else:
-        tstr = "TSTR not required (benchmark.acceptance.tstr_required: false)"
-    return (
-        f"Rule {RULE_LABELS[rule.rule]}: {core}; {tstr}; only the leakage-safe heldout "
-        "protocol can accept."
+        core = (
+            f"ACCEPTED if the mean of {gain} is at least min_gain {rule.min_gain:+.4f}; its "
+            "interval is not consulted, so a gain that is noise can pass"
+        )
+    if rule.tstr_required:
+        tstr = (
+            f"the {SYNTHETIC_ONLY} classifier's AUC on the held-out real patients (TSTR) has "
+            f"its 95% lower bound above {rule.tstr_min_auc:.2f}"
+        )
+        tstr += " (chance)" if rule.tstr_min_auc == 0.5 else ""
+    else:
+        tstr = "TSTR is reported but not required (benchmark.acceptance.tstr_required: false)"
+    name = {"superiority": "Superiority", "non_inferiority": "Non-inferiority"}.get(
+        rule.rule, "Point-estimate (no interval: noise can pass)"
     )
+    return f"{name} rule: {core}; {tstr}; and the protocol is the leakage-safe heldout one."
 
 
 def gain_condition(
@@ -111,7 +116,7 @@ def gain_condition(
     evidence = f"{shown}; {name} {_num(tested)} {verb} {label} {bound:+.4f}"
     if passed:
         return Condition(True, evidence)
-    return Condition(False, evidence, f"{RULE_LABELS[rule.rule].split(' (')[0]} failed: {evidence}")
+    return Condition(False, evidence, f"{rule.rule.replace('_', '-')} failed: {evidence}")
 
 
 def tstr_condition(rule: AcceptanceConfig, auc: Mapping[str, float] | None) -> Condition:
@@ -122,23 +127,25 @@ def tstr_condition(rule: AcceptanceConfig, auc: Mapping[str, float] | None) -> C
             return Condition(None, f"{text}; not required")
         return Condition(False, text, f"{text}; it is required (acceptance.tstr_required)")
     mean, lo, hi = (_clean(auc.get(k)) for k in ("mean", "ci95_low", "ci95_high"))
-    shown = (
-        f"TSTR: {SYNTHETIC_ONLY} classifier's AUC on held-out real patients "
+    auc_text = (
+        f"{SYNTHETIC_ONLY} classifier's AUC on held-out real patients "
         f"{_num(mean, False)} {_ci(lo, hi, False)}"
     )
+    shown = f"TSTR: {auc_text}"
     if not rule.tstr_required:
         return Condition(None, f"{shown}; reported only (acceptance.tstr_required: false)")
     if lo is None:
         why = f"{shown}; its lower bound is undefined, so TSTR cannot pass"
         return Condition(False, why, why)
     passed = lo > rule.tstr_min_auc
-    evidence = (
-        f"{shown}; lower bound {lo:.4f} is {'' if passed else 'not '}above "
+    verdict = (
+        f"lower bound {lo:.4f} is {'' if passed else 'not '}above "
         f"{rule.tstr_min_auc:.2f}{' (chance)' if rule.tstr_min_auc == 0.5 else ''}"
     )
+    evidence = f"{shown}; {verdict}"
     if passed:
         return Condition(True, evidence)
-    why = f"TSTR failed: {evidence}: the synthetic images alone do not teach the classes"
+    why = f"TSTR failed: {auc_text}; {verdict}: the synthetic images alone do not teach the classes"
     return Condition(False, evidence, why)
 
 

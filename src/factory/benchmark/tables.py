@@ -130,7 +130,7 @@ def verdict_lines(verdict: dict[str, Any]) -> list[str]:
     """The verdict section: the word, the rule in words, the numbers, every reason."""
     word = "ACCEPTED" if verdict["accepted"] else "REJECTED"
     lines = [
-        f"**Verdict: {word}** under the {verdict['rule_label']} rule.",
+        f"**Verdict: {word}** (rule: {verdict['rule_label']}).",
         "",
         f"{verdict['rule_text']}",
         "",

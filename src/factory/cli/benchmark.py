@@ -51,6 +51,6 @@ def register(app: typer.Typer) -> None:
         save_resolved_config(out, **resolved)
         word = "ACCEPTED" if verdict["accepted"] else "REJECTED"
         typer.echo(
-            f"benchmark {word} under the {verdict['rule_label']} rule: {verdict['reason']}; "
+            f"benchmark {word} (rule: {verdict['rule_label']}): {verdict['reason']}; "
             f"see {out / 'report/results.md'}"
         )
