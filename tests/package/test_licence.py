@@ -1,0 +1,90 @@
+"""Licence enforcement: a public push of a set whose source forbids redistribution is refused,
+naming the source and why; an explicit override naming who decided is recorded; private
+pushes stay allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from factory.errors import FactoryError
+from factory.ingest.sources.terms import adapter_terms
+from factory.package.licence import LicenceRefused, check_redistribution
+from factory.phantom.marker import marker
+
+
+def lineage_from(adapter: str, dataset_id: str | None = None) -> dict:
+    terms = adapter_terms(adapter).as_dict()
+    name = terms["name"]
+    return {
+        "source": {
+            "record": {
+                "adapter": adapter,
+                "dataset": {"id": dataset_id or adapter, "name": name, "synthetic": False},
+                "terms": terms,
+            }
+        }
+    }
+
+
+PHANTOM = {
+    "source": {
+        "record": {
+            "adapter": "inbreast",
+            "dataset": {
+                "id": "factory-phantom",
+                "name": "embedded phantom (synthetic, INbreast layout)",
+                "synthetic": True,
+            },
+            "terms": marker("inbreast")["terms"],
+        }
+    }
+}
+OVERRIDE = {"decided_by": "Dr. A. Example (data steward)", "reason": "written permission 2026-11"}
+
+
+@pytest.mark.parametrize("adapter", ["inbreast", "rsna", "vindr", "mias", "folder"])
+def test_public_push_of_a_restricted_source_is_refused(adapter):
+    lineage = lineage_from(adapter)
+    name = lineage["source"]["record"]["terms"]["name"]
+    with pytest.raises(LicenceRefused) as err:
+        check_redistribution(lineage, private=False, where="datasets/synthetic/x")
+    message = str(err.value)
+    assert "refusing a PUBLIC push" in message and repr(name) in message
+    assert lineage["source"]["record"]["terms"]["license_name"] in message
+    assert "--terms-override-by" in message and "drop --public" in message
+
+
+@pytest.mark.parametrize("lineage", [lineage_from("cbis-ddsm"), PHANTOM], ids=["cbis", "phantom"])
+def test_public_push_of_a_redistributable_source_is_allowed(lineage):
+    assert check_redistribution(lineage, private=False) is None
+
+
+def test_private_push_is_always_allowed():
+    assert check_redistribution(lineage_from("inbreast"), private=True) is None
+    assert check_redistribution({"source": {}}, private=True) is None
+
+
+def test_override_is_recorded_with_who_and_why():
+    got = check_redistribution(lineage_from("inbreast"), private=False, terms_override=OVERRIDE)
+    assert got["decided_by"] == OVERRIDE["decided_by"]
+    assert got["reason"] == OVERRIDE["reason"]
+    assert got["source"] == "INbreast" and got["license"] == "other"
+    assert got["decided_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize(
+    "override, missing",
+    [
+        ({"decided_by": "", "reason": "ok"}, "--terms-override-by"),
+        ({"decided_by": "me", "reason": "  "}, "--terms-override-reason"),
+        ({}, "--terms-override-by"),
+    ],
+)
+def test_override_without_who_or_why_is_an_error(override, missing):
+    with pytest.raises(FactoryError, match=missing):
+        check_redistribution(lineage_from("inbreast"), private=False, terms_override=override)
+
+
+def test_set_without_recorded_terms_cannot_go_public():
+    with pytest.raises(LicenceRefused, match="records no source terms"):
+        check_redistribution({"source": {"datasets": ["inbreast"]}}, private=False)
