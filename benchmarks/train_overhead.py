@@ -1,8 +1,10 @@
 """Training-loop overhead: our Trainer step against a bare minimal loop, on CPU.
 
 Same UNet (the `train` section of a params file), batch and AdamW; the bare loop has no
-data loader, accelerate, EMA, clipping or logging. Ours runs `Trainer.step_once` with EMA
-and dvclive logging on (checkpoints and previews off: they are periodic, not per step).
+data loader, accelerate, EMA, clipping or logging. Ours is the stage's own wiring
+(`factory.train.run.build_trainer`, so the batch plan and class weighting are the
+stage's) running `Trainer.step_once` with EMA and dvclive logging on (checkpoints and
+previews off: they are periodic, not per step).
 The two loops alternate in blocks so that a shared machine's load hits both alike.
 
     python benchmarks/train_overhead.py [--params params.yaml] [--steps 24] [--threads 2]
@@ -24,10 +26,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from factory.accel import make_accelerator
 from factory.config import validate_section
-from factory.train.loop import Trainer
+from factory.train.data import balanced_class_weights
 from factory.train.model import build_noise_scheduler, build_unet
-from factory.train.run import build_parts, make_accelerator, open_live
+from factory.train.run import build_trainer, open_live
 
 
 class RandomImages(Dataset):
@@ -36,13 +39,13 @@ class RandomImages(Dataset):
     def __init__(self, n: int, size: int, seed: int) -> None:
         rng = np.random.default_rng(seed)
         self.x = torch.from_numpy(rng.uniform(-1, 1, (n, 1, size, size)).astype(np.float32))
-        self.y = [i % 2 for i in range(n)]
+        self.labels = np.arange(n) % 2
 
     def __len__(self) -> int:
-        return len(self.y)
+        return len(self.labels)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.x[i], self.y[i]
+        return self.x[i], int(self.labels[i])
 
 
 def bare_loop(cfg, image_size: int, batch: int, seed: int):
@@ -66,26 +69,15 @@ def bare_loop(cfg, image_size: int, batch: int, seed: int):
 
 
 def our_loop(cfg, common, out_dir: Path):
-    """A Trainer on random in-memory data with EMA and dvclive on. Returns its step."""
-    from factory.train.data import BatchPlan
-
-    acc = make_accelerator(cfg)
-    parts, _ = build_parts(acc, cfg, common)
+    """The stage's Trainer (the same `build_trainer` wiring: batch plan, class weighting,
+    prepared parts) on random in-memory data, EMA and dvclive on. Returns its step."""
+    acc = make_accelerator(cfg.mixed_precision, cfg.gradient_accumulation)
     data = RandomImages(256, common.image_size, common.seed)
-    plan = BatchPlan(n=len(data), batch_size=cfg.batch_size, world_size=1, seed=common.seed)
-    trainer = Trainer(
-        parts,
-        data,
-        plan,
-        cfg=cfg,
-        classes=common.classes,
-        seed=common.seed,
-        out_dir=out_dir,
-        loss_weights=np.ones(len(common.classes)),
-        signature={},
-        live=open_live(out_dir),
+    weights = balanced_class_weights(data.labels, len(common.classes))
+    trainer, _ = build_trainer(
+        acc, data, data.labels, weights, common, cfg, out_dir, open_live(out_dir)
     )
-    parts.unet.train()
+    trainer.p.unet.train()
     return trainer.step_once
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from factory.accel import make_accelerator
 from factory.errors import FactoryError
 from factory.generator import GeneratorMeta, load_generator
 from factory.io import (
@@ -257,14 +258,6 @@ def finalize(out_dir: Path, plan: list[PlannedImage], cfg: SampleConfig) -> None
     write_metadata(out_dir, metadata_frame([records[p.image_id] for p in plan]))
 
 
-def make_accelerator() -> Any:
-    """An Accelerator on CUDA when present, else on CPU; under torchrun/accelerate launch
-    `cpu=True` is what makes accelerate build a gloo process group on CPU."""
-    from accelerate import Accelerator
-
-    return Accelerator(cpu=not torch.cuda.is_available())
-
-
 def sample_set(
     model_dir: str | Path,
     out_dir: str | Path,
@@ -281,7 +274,7 @@ def sample_set(
     Run in every process of a torchrun/accelerate launch (or alone); each draws its shard; the
     main process writes `metadata.parquet` once all images exist. Resumes a stopped run.
     """
-    accelerator = accelerator if accelerator is not None else make_accelerator()
+    accelerator = accelerator if accelerator is not None else make_accelerator()  # fp32
     start = time.perf_counter()
     out_dir = Path(out_dir)
     model = load_model(model_dir, classes, image_size, ema=cfg.ema)

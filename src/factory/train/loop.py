@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +31,12 @@ from factory.train.config import TrainConfig
 from factory.train.data import BatchPlan, PlannedBatches, TrainImages
 from factory.train.objective import LossRecipe, diffusion_loss, step_generator
 from factory.train.preview import preview_images, write_preview
+
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+    from diffusers import DDPMScheduler, UNet2DModel
+    from diffusers.training_utils import EMAModel
+    from torch.optim.lr_scheduler import LRScheduler
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +68,13 @@ class TrainState:
 class Parts:
     """What a Trainer trains with, already `accelerator.prepare`d where it applies."""
 
-    accelerator: Any
-    unet: Any  # prepared (DDP / compiled / autocast) module used for training
-    raw_unet: Any  # the plain UNet2DModel sharing its parameters
-    ema: Any  # diffusers EMAModel over raw_unet's parameters
-    optimizer: Any
-    lr_scheduler: Any
-    noise_scheduler: Any
+    accelerator: Accelerator
+    unet: torch.nn.Module  # prepared (DDP / compiled / autocast) module used for training
+    raw_unet: UNet2DModel  # the plain UNet sharing its parameters
+    ema: EMAModel  # over raw_unet's parameters
+    optimizer: torch.optim.Optimizer  # accelerate's AcceleratedOptimizer
+    lr_scheduler: LRScheduler  # stepped by hand once per optimizer step
+    noise_scheduler: DDPMScheduler
 
 
 class Trainer:
