@@ -6,6 +6,7 @@ unless `--debug`) and exit non-zero. Anything else is a bug and keeps its traceb
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -32,13 +33,23 @@ class OfflineError(FactoryError):
     """Something must be downloaded (weights, a dataset) and the network is not there."""
 
 
+def is_main_rank() -> bool:
+    """True unless this is a worker of rank > 0 (torchrun / accelerate set RANK)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 @contextmanager
 def reported_errors(debug: bool = False) -> Iterator[None]:
-    """Turn a FactoryError into a short message on stderr and its exit code."""
+    """Turn a FactoryError into a short message on stderr and its exit code.
+
+    Among several worker processes only rank 0 prints (they all meet the same error:
+    the same params, the same inputs); `debug` prints the traceback on every rank.
+    """
     try:
         yield
     except FactoryError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        if debug or is_main_rank():
+            print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(exc.exit_code) from None

@@ -107,7 +107,7 @@ def test_stage_under_torchrun_with_two_processes_matches_one(tiny_model, tmp_pat
 
 
 def test_stage_script_in_process(tiny_model, tmp_path):
-    """stages/sample.py's body through stagekit, as `dvc repro` runs it (one process)."""
+    """stages/sample.py's stage through stagekit, as `dvc repro` runs it (one process)."""
     import runpy
 
     from factory.stagekit import run_stage
@@ -116,6 +116,6 @@ def test_stage_script_in_process(tiny_model, tmp_path):
     params = write_params(tmp_path / "params.yaml")
     out = tmp_path / "sample"
     argv = ["--model", str(tiny_model), "--out", str(out), "--params", str(params)]
-    run_stage("sample", {"model": "m", "out": "o"}, stage["body"], argv)
+    run_stage(stage["STAGE"], argv)
     assert len(read_metadata(out)) == 4
     assert yaml.safe_load((out / "config.json").read_text())["sample"]["per_class"] == 2

@@ -1,8 +1,7 @@
-"""`factory ingest`: a dataset folder -> manifest, images, quarantine list, metrics."""
+"""`factory ingest`: the ingest stage's code path (factory.ingest.stage), from the CLI."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -16,21 +15,38 @@ def _check_source(value: str) -> str:
     return value
 
 
-def _sections(params: Path) -> dict:
-    """The raw mapping of a params file, {} when there is none."""
-    import yaml
+def source_options(params: Path, source: str, given: dict[str, object]) -> list:
+    """Options for --source, and the reset of the file's keys that belong to another source.
 
-    from factory.errors import ConfigError
+    A params file for INbreast may name its label file (ingest.csv) and a label map; with
+    --source rsna they do not apply. They are reset to the defaults, and the user is told
+    (on stderr) which were dropped; the recorded config.json shows what ran.
+    """
+    from factory.config import read_params
+    from factory.ingest.config import IngestConfig
+    from factory.stagekit import Option
 
+    options = [Option("ingest", "source", source, "--source")]
     if not params.exists():
-        return {}
-    try:
-        raw = yaml.safe_load(params.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{params}: YAML syntax error: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{params}: expected a mapping of sections at the top level")
-    return raw
+        return options
+    cfg = read_params(params, ingest=IngestConfig).ingest
+    assert cfg is not None
+    if cfg.source == source:
+        return options
+    dropped = []
+    for key in ("csv", "label_map"):
+        default = IngestConfig.model_fields[key].default
+        if given.get(key) is None and getattr(cfg, key) != default:
+            dropped.append(f"ingest.{key} = {getattr(cfg, key)!r}")
+            options.append(Option("ingest", key, default, f"--source {source}", clears=True))
+    if dropped:
+        typer.echo(
+            f"note: --source {source} is not ingest.source = {cfg.source!r} of {params}: "
+            f"not using its {' and '.join(dropped)} (they are for {cfg.source}); the "
+            "defaults apply, or give --csv / --label-map",
+            err=True,
+        )
+    return options
 
 
 def register(app: typer.Typer) -> None:
@@ -65,48 +81,36 @@ def register(app: typer.Typer) -> None:
             ".factory/pseudonym.key, created if missing).",
         ),
         params: Path = typer.Option(
-            Path("params.yaml"), "--params", help="Params file for defaults (if it exists)."
+            Path("params.yaml"),
+            "--params",
+            help="Params file for common and ingest (built-in defaults when absent).",
         ),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+        allow_key_change: bool = typer.Option(
+            False,
+            "--allow-key-change",
+            help="Replace a manifest in --out made with another pseudonym key (new "
+            "pseudonyms and splits).",
+        ),
     ) -> None:
-        """Ingest a public dataset or a DICOM folder: de-identified, patient-split images."""
-        from factory.config import validate_section
-        from factory.ingest import DEFAULT_KEY_FILE, KEY_ENV, ingest, resolve_key
-        from factory.io import to_jsonable
+        """Ingest a public dataset or a DICOM folder: de-identified, patient-split images.
 
-        raw = _sections(params)  # only common and ingest: other stages' keys don't matter
-        common_raw = validate_section("common", raw.get("common"), str(params)).model_dump()
-        ingest_cfg = validate_section("ingest", raw.get("ingest"), str(params))
-        ingest_raw = ingest_cfg.model_dump()
-        if ingest_cfg.source != source:  # another dataset: its csv/label map don't apply
-            ingest_raw.update(csv=None, label_map="default")
-        ingest_raw["source"] = source
-        for name, value in (("workers", workers), ("label_map", label_map), ("csv", csv)):
-            if value is not None:
-                ingest_raw[name] = value
-        for name, value in (("image_size", image_size), ("seed", seed)):
-            if value is not None:
-                common_raw[name] = value
-        common = validate_section("common", common_raw, "command line")
-        config = validate_section("ingest", ingest_raw, "command line")
-        if key_file is not None:
-            key, note = resolve_key(None, key_file)
-        else:
-            key, note = resolve_key(os.environ.get(KEY_ENV), DEFAULT_KEY_FILE)
-        if note:
-            typer.echo(note, err=True)
-        resolved = {"common": to_jsonable(common), "ingest": to_jsonable(config)}
-        result = ingest(
-            path,
-            out,
-            common=common,  # type: ignore[arg-type]
-            config=config,  # type: ignore[arg-type]
-            key=key,
-            resolved_config=resolved,
-            progress=not quiet,
-        )
-        m = result.metrics
-        typer.echo(
-            f"{m['images']} images of {m['patients']} patients -> {out} "
-            f"({m['quarantined']} quarantined, {m['excluded_by_label_map']} excluded)"
-        )
+        The options override the params file, and config.json records what ran
+        (--path as ingest.path).
+        """
+        from factory.ingest.stage import STAGE
+        from factory.stagekit import Option, run_cli
+
+        options = [
+            *source_options(params, source, {"csv": csv, "label_map": label_map}),
+            Option("ingest", "workers", workers, "--workers"),
+            Option("ingest", "label_map", label_map, "--label-map"),
+            Option("ingest", "csv", csv, "--csv"),
+            Option("common", "image_size", image_size, "--image-size"),
+            Option("common", "seed", seed, "--seed"),
+        ]
+        # The fingerprint file is the DVC stage's dep; a command-line run leaves it alone.
+        flags = {"key_file": key_file, "allow_key_change": allow_key_change}
+        flags["fingerprint_file"] = None
+        paths = {"path": path, "out": out}
+        run_cli(STAGE, params, paths, options, progress=not quiet, flags=flags, missing_ok=True)

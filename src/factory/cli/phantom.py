@@ -1,4 +1,4 @@
-"""`factory phantom`: write the embedded synthetic mammography set."""
+"""`factory phantom`: the phantom stage's code path (factory.phantom.stage), from the CLI."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ from pathlib import Path
 
 import typer
 
-from factory.phantom.config import LAYOUTS, PhantomConfig
-
-_DEFAULTS = PhantomConfig()
+from factory.phantom.config import LAYOUTS
 
 
 def register(app: typer.Typer) -> None:
@@ -19,33 +17,47 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(
             ..., "--out", help="Folder to write (new, empty, or a previous phantom set)."
         ),
-        patients: int = typer.Option(
-            _DEFAULTS.patients,
+        patients: int | None = typer.Option(
+            None,
             "--patients",
-            help="Phantom women (2-4 views each, ~3.5 on average).",
+            help="Phantom women (2-4 views each, ~3.5 on average; default: phantom.patients).",
         ),
-        seed: int = typer.Option(
-            0, "--seed", help="Seed; the same seed gives byte-identical files."
+        seed: int | None = typer.Option(
+            None,
+            "--seed",
+            help="Seed (default: common.seed); the same seed gives byte-identical files.",
         ),
-        height: int = typer.Option(
-            _DEFAULTS.height, "--height", help="Image height in pixels, 64 to 4084 (full size)."
+        height: int | None = typer.Option(
+            None, "--height", help="Image height in pixels, 64 to 4084 (default: params)."
         ),
-        layout: str = typer.Option(
-            "inbreast", "--layout", help=f"On-disk layout: {', '.join(LAYOUTS)}."
+        layout: str | None = typer.Option(
+            None, "--layout", help=f"On-disk layout: {', '.join(LAYOUTS)} (default: params)."
         ),
-        workers: int = typer.Option(_DEFAULTS.workers, "--workers", help="Worker processes."),
+        workers: int | None = typer.Option(
+            None, "--workers", help="Worker processes (default: phantom.workers)."
+        ),
         png: bool = typer.Option(
             False, "--png", help="inbreast layout only: also write PNG conversions (AllPNGs/)."
+        ),
+        params: Path = typer.Option(
+            Path("params.yaml"),
+            "--params",
+            help="Params file for common and phantom (built-in defaults when absent).",
         ),
     ) -> None:
         """Write a SYNTHETIC mammography set (DICOM + labels) in a public dataset's layout.
 
         For pipelines and tests only, never for clinical conclusions.
         """
-        from factory.phantom import write_layout
+        from factory.phantom.stage import STAGE
+        from factory.stagekit import Option, run_cli
 
-        options = {"png": True} if png else {}
-        written = write_layout(
-            layout, out, patients=patients, seed=seed, height=height, workers=workers, **options
-        )
-        typer.echo(f"wrote {written} ({layout} layout; ground truth in phantom_truth.json)")
+        options = [
+            Option("phantom", "patients", patients, "--patients"),
+            Option("common", "seed", seed, "--seed"),
+            Option("phantom", "height", height, "--height"),
+            Option("phantom", "layout", layout, "--layout"),
+            Option("phantom", "workers", workers, "--workers"),
+        ]
+        flags = {"png": True} if png else {}
+        run_cli(STAGE, params, {"out": out}, options, flags=flags, missing_ok=True)

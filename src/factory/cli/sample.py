@@ -1,18 +1,10 @@
-"""`factory sample`: draw a synthetic set from a trained model (same function as the stage)."""
+"""`factory sample`: the sample stage's code path (factory.sample.stage), from the CLI."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-
-
-def _overridden(section, **overrides):
-    """The sample section with the command-line values that were given, validated."""
-    from factory.config import validate_section
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    return validate_section("sample", {**section.model_dump(), **given}, "command line")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,34 +35,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Draw a synthetic set: 16-bit PNGs, metadata.parquet and preview grids.
 
-        Resumes a stopped run in the same --out folder. Run it under torchrun or `accelerate launch`
-        to shard the images over processes.
+        Resumes a stopped run in the same --out folder. Run it under torchrun or `accelerate
+        launch` to shard the images over processes.
         """
-        from factory.config import load_params
-        from factory.sample.run import sample_set, save_sample_config
+        from factory.sample.stage import STAGE
+        from factory.stagekit import Option, run_cli
 
-        loaded = load_params(params)
-        cfg = _overridden(
-            loaded.sample,
-            per_class=per_class,
-            scheduler=scheduler,
-            steps=steps,
-            guidance_scale=guidance,
-        )
-        summary = sample_set(
-            model,
-            out,
-            cfg,
-            classes=loaded.common.classes,
-            seed=loaded.common.seed,
-            image_size=loaded.common.image_size,
-            progress=not quiet,
-        )
-        if summary.is_main:
-            save_sample_config(out, loaded.common, cfg, summary, model)
-            total = sum(summary.per_class.values())
-            typer.echo(
-                f"{out}: {total} images ({summary.drawn} drawn here, {summary.resumed} "
-                f"resumed) with {cfg.scheduler}-{cfg.steps}, guidance {cfg.guidance_scale}, "
-                f"in {summary.seconds:.1f} s"
-            )
+        options = [
+            Option("sample", "per_class", per_class, "--per-class"),
+            Option("sample", "scheduler", scheduler, "--scheduler"),
+            Option("sample", "steps", steps, "--steps"),
+            Option("sample", "guidance_scale", guidance, "--guidance"),
+        ]
+        run_cli(STAGE, params, {"model": model, "out": out}, options, progress=not quiet)

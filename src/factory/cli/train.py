@@ -1,4 +1,4 @@
-"""`factory train`: train the generator (the same library function as the DVC stage)."""
+"""`factory train`: the train stage's code path (factory.train.stage), from the command line."""
 
 from __future__ import annotations
 
@@ -28,26 +28,11 @@ def register(app: typer.Typer) -> None:
         """Train the class-conditional DDPM on the manifest's train split.
 
         Re-running with the same --out resumes from the newest checkpoint. Run it under
-        `torchrun --nproc_per_node N` (or `accelerate launch`) for several processes.
+        `torchrun --nproc_per_node N` (or `accelerate launch`) for several processes; the
+        DVC stage starts train.processes of them itself.
         """
-        import logging
+        from factory.stagekit import Option, run_cli
+        from factory.train.stage import STAGE
 
-        from factory.config import load_params, validate_section
-        from factory.io import save_resolved_config
-        from factory.train.run import train_generator
-
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        logging.getLogger("accelerate").setLevel(logging.WARNING)
-        loaded = load_params(params)
-        cfg = loaded.train
-        if steps is not None:
-            cfg = validate_section("train", {**cfg.model_dump(), "steps": steps}, "--steps")
-        result = train_generator(manifest, out, loaded.common, cfg)
-        if result.is_main_process:
-            save_resolved_config(
-                out, common=loaded.common.model_dump(mode="json"), train=cfg.model_dump(mode="json")
-            )
-            typer.echo(
-                f"train: step {result.step} ({result.steps_this_run} this run), "
-                f"final loss {result.final_loss}, model in {out / 'model'}"
-            )
+        options = [Option("train", "steps", steps, "--steps")]
+        run_cli(STAGE, params, {"manifest": manifest, "out": out}, options)
