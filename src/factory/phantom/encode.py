@@ -163,7 +163,6 @@ def build_dataset(
     pixels: np.ndarray, pad: int | None, breast: np.ndarray, enc: Encoding, header: Header
 ) -> tuple[Dataset, dict]:
     """A complete DICOM dataset for `pixels`, and the VOI values it carries."""
-    ident = header.identity
     sop_uid = generate_uid(entropy_srcs=["factory-phantom", *header.uid_key, "sop"])
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = header.sop_class
@@ -180,6 +179,29 @@ def build_dataset(
     )
     ds.SOPClassUID = header.sop_class
     ds.SOPInstanceUID = sop_uid
+    _study_tags(ds, header)
+    _image_tags(ds, pixels, pad, enc, header)
+    for keyword, value in header.extra.items():
+        setattr(ds, keyword, value)
+    centre, width = window_of(pixels, breast)
+    voi = _voi(ds, enc, centre, width)
+
+    if enc.syntax == "explicit":
+        ds.PixelData = pixels.tobytes()
+        ds["PixelData"].VR = "OW"
+    else:
+        ds.compress(
+            SYNTAXES[enc.syntax],
+            pixels,
+            encoding_plugin=_encoder_plugin(enc.syntax),
+            generate_instance_uid=False,
+        )
+    return ds, voi
+
+
+def _study_tags(ds: Dataset, header: Header) -> None:
+    """Patient, study and series: the fake PHI a de-identifier must drop."""
+    ident = header.identity
     ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = ident.study_date
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = "093000"
     ds.AccessionNumber = ident.accession
@@ -207,6 +229,12 @@ def build_dataset(
     ds.StudyID = ident.accession[-4:]
     ds.SeriesNumber = 1
     ds.InstanceNumber = 1
+
+
+def _image_tags(
+    ds: Dataset, pixels: np.ndarray, pad: int | None, enc: Encoding, header: Header
+) -> None:
+    """Orientation, presentation and the pixel module."""
     # Row direction, column direction: LCC A\R, RCC P\L, LMLO A\FR, RMLO P\FL.
     cc = header.view == "CC"
     if header.laterality == "L":
@@ -230,22 +258,6 @@ def build_dataset(
         ds.RescaleType = "US"
     if pad is not None:
         ds.PixelPaddingValue = pad
-    for keyword, value in header.extra.items():
-        setattr(ds, keyword, value)
-    centre, width = window_of(pixels, breast)
-    voi = _voi(ds, enc, centre, width)
-
-    if enc.syntax == "explicit":
-        ds.PixelData = pixels.tobytes()
-        ds["PixelData"].VR = "OW"
-    else:
-        ds.compress(
-            SYNTAXES[enc.syntax],
-            pixels,
-            encoding_plugin=_encoder_plugin(enc.syntax),
-            generate_instance_uid=False,
-        )
-    return ds, voi
 
 
 def dataset_bytes(ds: Dataset) -> bytes:

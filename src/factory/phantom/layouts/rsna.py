@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from factory.phantom.cohort import Patient, patient_rng
-from factory.phantom.encode import spread_encodings
+from factory.phantom.cohort import Breast, Patient, patient_rng
+from factory.phantom.encode import Encoding, spread_encodings
 from factory.phantom.jobs import Job, Output
 from factory.phantom.layouts.base import (
     LayoutPlan,
@@ -57,6 +57,79 @@ def _birads_column(birads: str) -> str:
     return {"1": "1", "2": "2", "3": "2"}.get(birads, "0")
 
 
+def _view(
+    patient: Patient,
+    breast: Breast,
+    view: str,
+    *,
+    pid: int,
+    iid: int,
+    enc: Encoding,
+    text: bool,
+    seed: int,
+    size: tuple[int, int],
+) -> tuple[Job, list]:
+    """One image's job and its train.csv row."""
+    height, width = size
+    function = "SIGMOID" if enc.voi.startswith("sigmoid") else "LINEAR"
+    cancer = int(breast.malignant)
+    biopsy = int(cancer or breast.birads in ("4a", "4b", "4c", "5"))
+    local = patient_rng(seed, 12, patient.index, ord(breast.laterality))
+    invasive = int(cancer and local.random() < 0.7)
+    birads = "" if local.random() < 0.15 else _birads_column(breast.birads)
+    density = "" if local.random() < 0.2 else "ABCD"[patient.density - 1]
+    age = "" if local.random() < 0.03 else f"{patient.age:.1f}"
+    rel = f"train_images/{pid}/{iid}.dcm"
+    job = Job(
+        spec=spec(
+            height,
+            width,
+            seed,
+            patient,
+            breast,
+            view,
+            text=f"{breast.laterality}{view}" if text else None,
+            scale=float(local.uniform(0.5, 0.72)),
+        ),
+        outputs=(Output(rel, "dicom"),),
+        encoding=enc,
+        header=header(
+            seed,
+            "rsna",
+            patient,
+            breast,
+            view,
+            height,
+            modality=False,
+            view_position=False,
+            patient_id=str(pid),
+        ),
+        truth={
+            **base_truth(patient, breast, str(pid)),
+            "source_label": str(cancer),
+            "cancer": cancer,
+            "image_id": str(iid),
+        },
+    )
+    row = [
+        1 + patient.index % 2,
+        pid,
+        iid,
+        breast.laterality,
+        view,
+        age,
+        cancer,
+        biopsy,
+        invasive,
+        birads,
+        0,
+        density,
+        MACHINES[(enc.photometric, function)],
+        biopsy == 1 and cancer == 0,
+    ]
+    return job, row
+
+
 def plan(cohort: list[Patient], *, seed: int, height: int) -> LayoutPlan:
     rng = patient_rng(seed, 11)
     items = views(cohort)
@@ -77,68 +150,19 @@ def plan(cohort: list[Patient], *, seed: int, height: int) -> LayoutPlan:
     image_ids = rng.choice(2**31 - 1, size=n, replace=False)
     jobs, rows = [], []
     for i, (patient, breast, view) in enumerate(items):
-        pid, iid = int(patient_ids[patient.index]), int(image_ids[i])
-        enc = encodings[i]
-        function = "SIGMOID" if enc.voi.startswith("sigmoid") else "LINEAR"
-        cancer = int(breast.malignant)
-        biopsy = int(cancer or breast.birads in ("4a", "4b", "4c", "5"))
-        local = patient_rng(seed, 12, patient.index, ord(breast.laterality))
-        invasive = int(cancer and local.random() < 0.7)
-        birads = "" if local.random() < 0.15 else _birads_column(breast.birads)
-        density = "" if local.random() < 0.2 else "ABCD"[patient.density - 1]
-        age = "" if local.random() < 0.03 else f"{patient.age:.1f}"
-        rel = f"train_images/{pid}/{iid}.dcm"
-        jobs.append(
-            Job(
-                spec=spec(
-                    height,
-                    width,
-                    seed,
-                    patient,
-                    breast,
-                    view,
-                    text=f"{breast.laterality}{view}" if texts[i] else None,
-                    scale=float(local.uniform(0.5, 0.72)),
-                ),
-                outputs=(Output(rel, "dicom"),),
-                encoding=enc,
-                header=header(
-                    seed,
-                    "rsna",
-                    patient,
-                    breast,
-                    view,
-                    height,
-                    modality=False,
-                    view_position=False,
-                    patient_id=str(pid),
-                ),
-                truth={
-                    **base_truth(patient, breast, str(pid)),
-                    "source_label": str(cancer),
-                    "cancer": cancer,
-                    "image_id": str(iid),
-                },
-            )
+        job, row = _view(
+            patient,
+            breast,
+            view,
+            pid=int(patient_ids[patient.index]),
+            iid=int(image_ids[i]),
+            enc=encodings[i],
+            text=texts[i],
+            seed=seed,
+            size=(height, width),
         )
-        rows.append(
-            [
-                1 + patient.index % 2,
-                pid,
-                iid,
-                breast.laterality,
-                view,
-                age,
-                cancer,
-                biopsy,
-                invasive,
-                birads,
-                0,
-                density,
-                MACHINES[(enc.photometric, function)],
-                biopsy == 1 and cancer == 0,
-            ]
-        )
+        jobs.append(job)
+        rows.append(row)
 
     def finish(root: Path, records: list[dict]) -> None:
         write_csv(root / "train.csv", COLUMNS, rows)
