@@ -101,10 +101,20 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_TAG_PREFIXES = ("constrained-", "function-", "json-or-python", "lax-or-strict", "literal[")
+
+
+def _is_union_tag(part: object) -> bool:
+    """pydantic puts the tried member of a union into the location (`constrained-int`)."""
+    return isinstance(part, str) and (
+        part.startswith(_TAG_PREFIXES) or "[" in part or part in ("int", "float", "str", "bool")
+    )
+
+
 def _first_error(source: str, section: str, cls: type[Section], exc: ValidationError) -> str:
     errors = exc.errors()
     err = errors[0]
-    loc = ".".join(str(p) for p in (section, *err["loc"]))
+    loc = ".".join(str(p) for p in (section, *err["loc"]) if not _is_union_tag(p))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     if err["type"] == "extra_forbidden":
         known = ", ".join(cls.model_fields)
