@@ -12,7 +12,7 @@ import sys
 import typer
 
 from factory import __version__
-from factory.errors import FactoryError
+from factory.errors import FactoryError, is_main_rank
 
 # Modules that add commands, in the order they appear in `factory --help`.
 COMMAND_MODULES = (
@@ -72,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     except FactoryError as exc:
         if "--debug" in args:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        if is_main_rank():  # under torchrun every worker meets the same error: one line
+            typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

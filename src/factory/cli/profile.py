@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
-from factory.config import load_params
 from factory.errors import FactoryError
 from factory.io import atomic_write_text
+from factory.params import load_params
 
 
 def _profiles(folder: Path) -> dict[str, Path]:
