@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory.config import load_params
+from factory.params import load_params
+
+sys.path.insert(0, str(Path(__file__).parent))
+from import_closure import importers
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
 
@@ -157,6 +160,26 @@ def test_repro_runs_every_stage_then_is_a_no_op(project: Path) -> None:
     second = dvc(project, "repro")
     assert ran(second) == []
     assert "up to date" in second.stdout
+
+
+def test_touching_a_shared_module_changes_exactly_its_importers(project: Path) -> None:
+    """A comment appended to a project module marks in `dvc status` exactly the stages whose
+    scripts import it (their import closure, read from the source): not fewer (stale
+    outputs reported current), not more (false reruns). Their downstream stages rerun when
+    these produce new outputs. The copy is restored afterwards."""
+    names = set(yaml.safe_load((project / "dvc.yaml").read_text())["stages"])
+    for module in ("src/factory/manifest.py", "src/factory/accel.py"):
+        expected = importers(ROOT / module)
+        assert expected and expected != names, module  # a module only some stages import
+        path = project / module
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# touched by the test\n")
+        try:
+            status = json.loads(dvc(project, "status", "--json").stdout or "{}")
+        finally:
+            path.write_bytes(original)
+        assert set(status) == expected, (module, status)
+    assert json.loads(dvc(project, "status", "--json").stdout or "{}") == {}
 
 
 def test_benchmark_param_change_reruns_only_the_benchmark(project: Path) -> None:
