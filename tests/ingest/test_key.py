@@ -2,11 +2,13 @@
 
 Another key gives every image and patient a new pseudonym and re-draws the patient split
 (issue 15 §3), so ingest refuses to replace a manifest made with another key unless told
-to, and says what would change; DVC sees the key through `.factory/pseudonym.fingerprint`.
+to, and says what would change; DVC sees the key through `.factory/pseudonym.fingerprint`,
+which names the key of the outputs in place.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -65,14 +67,37 @@ def test_another_key_is_refused_with_what_would_change_then_allowed(
     assert "images change split" in text and "FACTORY_ALLOW_KEY_CHANGE=1" in text
     assert {p.name: sha256_file(p) for p in out.rglob("*") if p.is_file()} == before
     assert not list(out.glob(".ingest-*.tmp"))
-    # the tracked file follows the key in use: `dvc status` now shows ingest as changed
-    assert tracked.read_text() == new + "\n"
+    assert tracked.read_text() == old + "\n"  # still names the key of the outputs in place
 
     result = run(
         inbreast_dir, out, common, config, OTHER, fingerprint_file=tracked, allow_key_change=True
     )
     assert manifest_fingerprint(out) == new == result.metrics["key_fingerprint"]
+    assert tracked.read_text() == new + "\n"  # dvc.lock will record the new key's hash
     run(inbreast_dir, out, common, config, OTHER)  # the same key again: no question asked
+
+
+def test_under_dvc_repro_the_record_file_refuses_another_key(
+    tmp_path: Path, inbreast_dir, common, config, kit
+) -> None:
+    """`dvc repro` deletes the outputs before the stage runs: the tracked record file is
+    what is left to say which key made them."""
+    out, tracked = tmp_path / "outputs" / "ingest", tmp_path / FINGERPRINT_FILE
+    tracked.parent.mkdir(parents=True)
+    tracked.write_text("none\n")  # as committed: a fresh clone has no outputs yet
+    run(inbreast_dir, out, common, config, kit.KEY, fingerprint_file=tracked)
+    assert tracked.read_text() == key_fingerprint(kit.KEY) + "\n"
+    shutil.rmtree(out)  # what dvc repro does to the stage's outs before running it
+    with pytest.raises(KeyChanged, match="re-draws the train/val/test split") as refused:
+        run(inbreast_dir, out, common, config, OTHER, fingerprint_file=tracked)
+    assert f"fingerprint {key_fingerprint(kit.KEY)}" in str(refused.value)
+    assert not out.exists() or not any(out.iterdir())  # refused before any work
+    run(inbreast_dir, out, common, config, kit.KEY, fingerprint_file=tracked)  # right key
+    run(inbreast_dir, out, common, config, OTHER, fingerprint_file=tracked, allow_key_change=True)
+    assert tracked.read_text() == key_fingerprint(OTHER) + "\n"
+    tracked.write_text("edited by hand\n")
+    with pytest.raises(FactoryError, match="is not a key fingerprint"):
+        run(inbreast_dir, out, common, config, OTHER, fingerprint_file=tracked)
 
 
 def test_the_same_key_is_not_a_change(tmp_path: Path, inbreast_dir, common, config, kit) -> None:
@@ -98,8 +123,9 @@ def test_directory_key_path_is_one_line(tmp_path: Path, inbreast_dir, capsys) ->
     args += [str(tmp_path / "out"), "--quiet", "--key-file", str(tmp_path / "keydir")]
     assert main([*args, "--params", str(tmp_path / "none.yaml")]) != 0
     err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1
-    assert "keydir: the pseudonym key path is a folder" in err
+    errors = [line for line in err.splitlines() if line.startswith("error")]
+    assert "Traceback" not in err and len(errors) == 1
+    assert "keydir: the pseudonym key path is a folder" in errors[0]
 
 
 def test_allow_switch_is_strict() -> None:

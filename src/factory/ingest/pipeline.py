@@ -24,7 +24,12 @@ from tqdm import tqdm
 from factory.config import CommonConfig
 from factory.errors import GateFailed
 from factory.ingest.config import IngestConfig
-from factory.ingest.keycheck import FINGERPRINT_META, check_key
+from factory.ingest.keycheck import (
+    FINGERPRINT_META,
+    check_key,
+    check_record,
+    recorded_fingerprint,
+)
 from factory.ingest.labels import resolve_label_map
 from factory.ingest.pseudonym import key_fingerprint, pseudonym, write_fingerprint
 from factory.ingest.records import REASONS, Quarantined, SourceRecord
@@ -346,12 +351,17 @@ def ingest(
     summary (and writes quarantine.failed.jsonl) when too much is quarantined or a class
     is missing from a split, and KeyChanged when `out_dir` holds a manifest made with
     another key (unless `allow_key_change`); the previous outputs then stay as they were.
-    `fingerprint_file` (the DVC stage's dep) is set to this key's fingerprint first.
-    Leftovers of killed runs in `out_dir` are removed.
+    `fingerprint_file` (the DVC stage's dep, see factory.ingest.keycheck) is checked
+    first and set to this key's fingerprint once the outputs are in place. Leftovers of
+    killed runs in `out_dir` are removed.
     """
     root, out_dir = Path(source_dir), Path(out_dir)
+    fingerprint = key_fingerprint(key)
+    recorded = None
     if fingerprint_file is not None:
-        write_fingerprint(key, fingerprint_file)
+        fingerprint_file = Path(fingerprint_file)
+        check_record(fingerprint_file, out_dir, fingerprint, allow_key_change)
+        recorded = recorded_fingerprint(fingerprint_file)
     label_map = resolve_label_map(config.source, config.label_map, common.classes)
     scan = scan_source(config.source, root, config.csv)
     source_rec = source_record(config.source, root)  # Contract 3 (distribution team)
@@ -374,7 +384,7 @@ def ingest(
                 _summary(problems, metrics, quarantined)
                 + f"\nfull list: {out_dir / FAILED_QUARANTINE}"
             )
-        change = check_key(out_dir, df, metrics["key_fingerprint"], allow_key_change)
+        change = check_key(out_dir, df, fingerprint, allow_key_change, recorded)
         _write_manifest(df, tmp / "manifest.parquet", key)
         atomic_write_text(tmp / "quarantine.jsonl", _quarantine_jsonl(quarantined))
         atomic_write_json(tmp / "metrics.json", metrics)
@@ -382,6 +392,8 @@ def ingest(
         if resolved_config is not None:
             atomic_write_json(tmp / "config.json", resolved_config)
         _commit(tmp, out_dir)
+    if fingerprint_file is not None:  # names the key of the outputs now in place
+        write_fingerprint(key, fingerprint_file)
     if change is not None:
         log.warning("ingest: replaced a manifest made with another key (%s)", change.describe())
     return IngestResult(manifest=df, quarantined=quarantined, metrics=metrics, out_dir=out_dir)

@@ -4,9 +4,11 @@ A pseudonym is HMAC-SHA256(key, kind, source, identifier) truncated to 64 bits: 
 across runs with the same key, unlinkable to the identifier without it. The key never
 goes into git or any published output; only a short fingerprint of it is recorded (a
 keyed hash of a fixed string): in the manifest, in metrics.json, and in
-`.factory/pseudonym.fingerprint`, the small tracked file the DVC ingest stage depends on,
-so that a new key (a deleted key file, another $FACTORY_PSEUDONYM_KEY) shows up in
-`dvc status` and is never restored from DVC's run cache. See docs/ingest.md.
+`.factory/pseudonym.fingerprint`, a small tracked file that the DVC ingest stage depends
+on and that ingest rewrites after each successful run. It names the key of the outputs
+in place, so dvc.lock records which key made them, DVC's run cache never hands back
+outputs of another key, and a run with a new key (a deleted key file, another
+$FACTORY_PSEUDONYM_KEY) is refused unless allowed (factory.ingest.keycheck).
 """
 
 from __future__ import annotations
