@@ -33,7 +33,19 @@ def build_scheduler(
     prediction_type: str,
     timestep_spacing: str = "trailing",
 ) -> Any:
-    """An inference scheduler on the model's training noise schedule (`from_config`)."""
+    """An inference scheduler on the model's training noise schedule (`from_config`).
+
+    A model trained at zero terminal SNR (`rescale_betas_zero_snr` in its scheduler config)
+    must start sampling at the last training step, which only trailing spacing does (Lin
+    et al. 2024); other spacings start below it from pure noise and are refused.
+    """
+    if training_config.get("rescale_betas_zero_snr") and timestep_spacing != "trailing":
+        raise FactoryError(
+            f"sample.timestep_spacing = {timestep_spacing!r} with a model trained with "
+            "train.zero_terminal_snr: true: only 'trailing' starts at the pure-noise step "
+            "the model was trained for; set sample.timestep_spacing: trailing (or retrain "
+            "with train.zero_terminal_snr: false)"
+        )
     common = {"prediction_type": prediction_type, "timestep_spacing": timestep_spacing}
     if name == "ddpm":
         return DDPMScheduler.from_config(training_config, **common)

@@ -170,7 +170,7 @@ class TrainConfig(Section):
         if self.zero_terminal_snr and self.prediction_type == "epsilon":
             raise ValueError(
                 "train.zero_terminal_snr = true with train.prediction_type = 'epsilon': "
-                "diffusers cannot sample that: at zero terminal SNR the last step is pure "
+                "at zero terminal SNR the last training step is pure "
                 "noise, so predicting the noise tells nothing about the image (x0 = "
                 "(x - sigma eps) / alpha divides by 0); set prediction_type: "
                 "v_prediction, or zero_terminal_snr: false"
