@@ -153,16 +153,37 @@ def bad_train_params(tmp_path: Path, **train) -> Path:
 
 
 @pytest.mark.multiprocess
-def test_train_stage_params_error_is_one_line_before_any_worker(tmp_path: Path) -> None:
-    """dvc.yaml runs `python stages/train.py`: params are checked in one process."""
-    params = bad_train_params(tmp_path, steps=True)
+@pytest.mark.parametrize(
+    ("common", "train", "message"),
+    [
+        (
+            {},
+            {"steps": True},
+            "train.steps = True: Input should be a valid integer "
+            "(YAML reads true/false/yes/no/on/off as a boolean)",
+        ),
+        (
+            {"image_size": 65},
+            {},
+            "common.image_size = 65 is not divisible by 2^3 = 8 (train.block_out_channels "
+            "has 4 levels, each halving the side): use an image size that is, or fewer levels",
+        ),
+    ],
+)
+def test_train_stage_params_error_is_one_line_before_any_worker(
+    tmp_path: Path, common: dict, train: dict, message: str
+) -> None:
+    """dvc.yaml runs `python stages/train.py`: params are checked in one process, before
+    the manifest is read (it does not exist here) and before workers start."""
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["common"].update(common)
+    raw["train"].update({"processes": 2, **train})
+    params = tmp_path / "elsewhere.yaml"
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
     args = ["--manifest", str(tmp_path / "m.parquet"), "--out", str(tmp_path / "t")]
     done = run_script("train", *args, "--params", str(params))
     assert done.returncode == 2
-    assert done.stderr.strip() == (
-        f"error: {params}: train.steps = True: Input should be a valid integer "
-        "(YAML reads true/false/yes/no/on/off as a boolean)"
-    )
+    assert done.stderr.strip() == f"error: {params}: {message}"
 
 
 @pytest.mark.slow
