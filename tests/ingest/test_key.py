@@ -8,8 +8,10 @@ which names the key of the outputs in place.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -144,3 +146,40 @@ def test_dvc_tracks_the_fingerprint_and_git_never_the_key() -> None:
     assert ignored.returncode == 1  # tracked (fresh clones have it: DVC needs the dep)
     for secret in (".factory/pseudonym.key", ".factory/other"):
         assert subprocess.run(["git", "check-ignore", "-q", secret], cwd=ROOT).returncode == 0
+
+
+STAGE = ROOT / "stages" / "ingest.py"
+
+
+def _stage(tmp_path: Path, src: Path, key: str, **env: str) -> subprocess.CompletedProcess:
+    params = {
+        "common": {"seed": 0, "classes": ["normal", "abnormal"], "image_size": 32},
+        "ingest": {"source": "inbreast", "workers": 1, "max_bad_fraction": 0.5},
+    }
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    cmd = [sys.executable, str(STAGE), "--path", str(src), "--out", "outputs/ingest"]
+    full_env = {**os.environ, "FACTORY_PSEUDONYM_KEY": key, **env}
+    return subprocess.run(cmd, cwd=tmp_path, env=full_env, capture_output=True, text=True)
+
+
+def _one_error_line(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, done.stderr
+    return errors[0]
+
+
+@pytest.mark.slow
+def test_stage_refuses_another_key_in_one_line_and_empty_key(tmp_path: Path, inbreast_dir) -> None:
+    assert _stage(tmp_path, inbreast_dir, "first-key-0123456789").returncode == 0
+    manifest = tmp_path / "outputs/ingest/manifest.parquet"
+    before = sha256_file(manifest)
+    line = _one_error_line(_stage(tmp_path, inbreast_dir, "second-key-0123456789"))
+    assert "another pseudonym key" in line and "images change split" in line
+    assert sha256_file(manifest) == before
+    line = _one_error_line(_stage(tmp_path, inbreast_dir, ""))
+    assert "FACTORY_PSEUDONYM_KEY is set but empty" in line
+    allowed = _stage(tmp_path, inbreast_dir, "second-key-0123456789", FACTORY_ALLOW_KEY_CHANGE="1")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "replaced a manifest made with another key" in allowed.stderr
+    assert sha256_file(manifest) != before
