@@ -61,7 +61,7 @@ def test_image_size_that_cannot_train_fails_ingest_at_load(tmp_path: Path) -> No
     """
     params = project_params(tmp_path, common={"image_size": 65})
     args = ["--path", str(tmp_path / "no-data"), "--out", str(tmp_path / "out")]
-    done = run_script("ingest", *args, "--params", str(params))
+    done = run_script("ingest", *args, "--params", str(params), cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert error_lines(done.stderr) == [done.stderr.strip()]
     assert f"{params}: common.image_size = 65 is not divisible by 2^3" in done.stderr
@@ -115,7 +115,8 @@ def test_ingest_stage_records_the_path_it_read(phantom_set: Path, tmp_path: Path
     params = project_params(tmp_path, common={"image_size": 32}, ingest={"workers": 1})
     assert read_params(params, ingest=IngestConfig).ingest.path == "datasets/phantom"
     out = tmp_path / "out"
-    done = run_script("ingest", "--path", str(copy), "--out", str(out), "--params", str(params))
+    args = ["--path", str(copy), "--out", str(out), "--params", str(params)]
+    done = run_script("ingest", *args, cwd=tmp_path)  # its key fingerprint goes there
     assert done.returncode == 0, done.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["ingest"]["path"] == str(copy)
