@@ -13,28 +13,23 @@ from pathlib import Path
 
 import pytest
 from hubserver import HubServer
-from package_fakes import make_project
+from upstream import make_project
 
-from factory.config import params_from_dict
 from factory.errors import FactoryError
 from factory.io import sha256_file
 from factory.package.hub import Hub, download_set, publish
 from factory.package.lineage import read_lineage
 
 REPO = "factory-org/phantom-demo"
+ROWS_PER_SHARD = 4
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    params = params_from_dict(
-        {
-            "common": {"classes": ["normal", "abnormal"], "image_size": 16},
-            "package": {"rows_per_shard": 2},
-        }
-    )
+def project(tmp_path_factory, upstream, params):
+    """A clean project clone whose packaged set (the real upstream's) has several shards."""
     root = tmp_path_factory.mktemp("lfs-project")
-    return root, make_project(root, params)
+    return root, make_project(root, upstream, params, rows_per_shard=ROWS_PER_SHARD)
 
 
 def do_publish(project, server: HubServer) -> None:
@@ -56,7 +51,8 @@ def shards(set_dir: Path) -> dict[str, str]:
 def test_shards_go_the_lfs_way_and_pull_back_identical(project, tmp_path, chunk):
     _, set_dir = project
     recorded = shards(set_dir)
-    assert len(recorded) == 3  # 6 rows, 2 per shard
+    rows = read_lineage(set_dir)["set"]["rows"]
+    assert len(recorded) == -(-rows // ROWS_PER_SHARD) >= 2
     with HubServer(lfs_chunk_size=chunk) as hub:
         do_publish(project, hub)
         # every shard is an LFS file at the tag, its oid the sha256 lineage.json records;
@@ -76,7 +72,7 @@ def test_shards_go_the_lfs_way_and_pull_back_identical(project, tmp_path, chunk)
         for rel in recorded:
             assert (pulled / rel).read_bytes() == (set_dir / rel).read_bytes()
         # the bytes came from the storage origin, after the Hub's redirect
-        assert sum(c.startswith("GET /lfs-objects/") for c in hub.state.calls) == 3
+        assert sum(c.startswith("GET /lfs-objects/") for c in hub.state.calls) == len(recorded)
 
 
 def test_tampered_lfs_object_is_refused_by_pull(project, tmp_path):
@@ -153,10 +149,10 @@ def test_plain_load_dataset_by_revision(project, tmp_path):
         )
         assert run.returncode == 0, run.stderr[-3000:]
         got = json.loads(run.stdout.strip().splitlines()[-1])
-        assert got["rows"] == lineage["set"]["rows"] == 6
+        assert got["rows"] == lineage["set"]["rows"]
         assert got["labels"] == lineage["set"]["classes"]
         assert got["modes"] == ["I;16"]
-        assert got["ids"] == sorted(got["ids"]) and len(set(got["ids"])) == 6
+        assert got["ids"] == sorted(got["ids"]) and len(set(got["ids"])) == got["rows"]
         assert got["factory_imported"] is False
         missing = subprocess.run(
             [sys.executable, "-c", CONSUMER, REPO, "v9.9.9"],

@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "gate",
     "package",
     "benchmark",
+    "report",
+    "remote",
     "profile",
 )
 
