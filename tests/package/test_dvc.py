@@ -1,99 +1,67 @@
-"""Real DVC: the package stage under `dvc repro`, its lineage of locked upstream stages, and
-`dvc push` / delete / `dvc pull` of the set through a local-folder remote."""
+"""Real DVC: the package stage under `dvc repro` after the real upstream stages, its lineage
+of the locked upstream stages, and `dvc push` / delete / `dvc pull` of the set through a
+local-folder remote."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
-from package_fakes import dvc, git
+from upstream import MAIN, dvc, run
 
 from factory.io import read_json, sha256_tree
 
-MAIN = Path(__file__).parents[2]
 pytestmark = pytest.mark.slow
-
-UPSTREAM_SCRIPT = """
-import sys
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-from package_fakes import make_tiny_manifest, make_upstream
-root = Path(".")
-make_upstream(root, make_tiny_manifest(root / "outputs" / "ingest"), write_lock=False)
+ARTIFACTS = """
+import json
+from dvc.repo import Repo
+with Repo(".") as repo:
+    (artifacts,) = repo.artifacts.read().values()
+print(json.dumps({k: {"type": a.type, "path": a.path} for k, a in artifacts.items()}))
 """
 
 
-def write_pipeline(root: Path) -> None:
-    py = sys.executable
-    (root / "upstream.py").write_text(UPSTREAM_SCRIPT.format(tests=str(Path(__file__).parent)))
-    (root / "params.yaml").write_text(
-        "common:\n  classes: [normal, abnormal]\n  image_size: 16\n"
-        "package:\n  name: tiny-set\n  version: v1.2.3\n"
-    )
-    dvc_yaml = textwrap.dedent(
-        f"""
-        stages:
-          gate:
-            cmd: {py} upstream.py
-            deps: [upstream.py]
-            outs: [outputs/ingest, outputs/train, outputs/sample, outputs/gate]
-          package:
-            cmd: >-
-              {py} {MAIN}/stages/package.py --gate outputs/gate --samples outputs/sample
-              --train outputs/train --manifest outputs/ingest/manifest.parquet
-              --dvc-lock dvc.lock --out datasets/synthetic/${{package.name}}
-              --report outputs/package
-            deps: [outputs/gate, outputs/sample, outputs/train, outputs/ingest]
-            params: [common, package]
-            outs:
-              - datasets/synthetic/${{package.name}}
-              - outputs/package/config.json
-        artifacts:
-          ${{package.name}}:
-            path: datasets/synthetic/${{package.name}}
-            type: dataset
-            desc: synthetic test set
-        """
-    )
-    (root / "dvc.yaml").write_text(dvc_yaml)
+def clone_with_this_code(upstream, dest: Path) -> Path:
+    """A copy of the tiny project (outputs, dvc.lock, DVC cache) with this checkout's code
+    and dvc.yaml in it (only the package stage is run again: `--single-item`)."""
+    shutil.copytree(upstream.root, dest, symlinks=True)
+    for folder in ("src", "stages"):
+        shutil.rmtree(dest / folder)
+        shutil.copytree(MAIN / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copyfile(MAIN / "dvc.yaml", dest / "dvc.yaml")
+    return dest
 
 
-def test_repro_records_locked_upstream_then_push_pull_restores(tmp_path):
-    root = tmp_path / "clone"
-    root.mkdir()
-    git("init", "-q", "-b", "main", cwd=root)
-    dvc("init", "-q", cwd=root)
-    write_pipeline(root)
-    dvc("repro", "-q", cwd=root)
+def test_repro_records_locked_upstream_then_push_pull_restores(upstream, tmp_path):
+    root = clone_with_this_code(upstream, tmp_path / "clone")
+    dvc("repro", "-q", "--single-item", "package", cwd=root)
 
-    set_dir = root / "datasets" / "synthetic" / "tiny-set"
+    name = yaml.safe_load((root / "params.yaml").read_text())["package"]["name"]
+    set_dir = root / "datasets" / "synthetic" / name
     lineage = read_json(set_dir / "lineage.json")
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
-    # DVC had locked the upstream stage when package ran: its entry is the final one.
-    recorded = lineage["dvc_lock"]["stages"]["gate"]
-    assert recorded["outs"] == [
-        {k: o[k] for k in ("path", "hash", "md5", "size", "nfiles") if k in o}
-        for o in lock["gate"]["outs"]
-    ]
-    assert lineage["set"]["version"] == "v1.2.3" and lineage["set"]["rows"] == 6
-    assert read_json(root / "outputs" / "package" / "config.json")["package"]["name"] == "tiny-set"
+    # DVC had locked the upstream stages when package ran: their entries are the final ones.
+    for stage in ("ingest", "train", "sample", "gate"):
+        recorded = lineage["dvc_lock"]["stages"][stage]
+        assert recorded["outs"] == [
+            {k: o[k] for k in ("path", "hash", "md5", "size", "nfiles") if k in o}
+            for o in lock[stage]["outs"]
+        ]
+    assert lineage["source"]["record"]["dataset"]["id"] == "factory-phantom"
+    assert read_json(root / "outputs" / "package" / "config.json")["package"]["name"] == name
     assert "package" in lock
 
-    from dvc.repo import Repo
-
-    with Repo(str(root)) as repo:
-        (artifacts,) = repo.artifacts.read().values()
-    assert artifacts["tiny-set"].type == "dataset"
-    assert artifacts["tiny-set"].path == "datasets/synthetic/tiny-set"
+    # DVC's own reading of the artifacts entry (in a subprocess: DVC configures logging).
+    listed = run([sys.executable, "-c", ARTIFACTS], root)
+    assert json.loads(listed) == {name: {"type": "dataset", "path": f"datasets/synthetic/{name}"}}
 
     before = sha256_tree(set_dir)
-    remote = tmp_path / "remote"
-    dvc("remote", "add", "-d", "local", str(remote), cwd=root)
-    dvc("push", "-q", cwd=root)
+    dvc("remote", "add", "-d", "local", str(tmp_path / "remote"), cwd=root)
+    dvc("push", "-q", "package", cwd=root)
     shutil.rmtree(set_dir)
     shutil.rmtree(root / ".dvc" / "cache")
     dvc("pull", "-q", "package", cwd=root)

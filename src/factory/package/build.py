@@ -16,7 +16,14 @@ from typing import Any
 
 from factory.errors import FactoryError, GateFailed
 from factory.generator import META_FILE, read_generator_meta
-from factory.io import atomic_dir, atomic_write_json, atomic_write_text, read_json, sha256_file
+from factory.io import (
+    atomic_dir,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+)
 from factory.manifest import read_manifest
 from factory.package import lineage as lin
 from factory.package.card import render_card
@@ -30,9 +37,12 @@ from factory.package.dataset import (
     write_shards,
 )
 from factory.provenance import environment, git_commit, git_dirty
+from factory.sample.metadata import read_metadata
 
-# params.yaml sections recorded in lineage.json: those of this stage and of its upstream.
-RECORDED_SECTIONS = ("common", "phantom", "ingest", "train", "sample", "gate", "package")
+# params.yaml sections recorded in lineage.json `params`: this stage's. Each upstream
+# stage's are recorded from its own config.json (`params_as_run`: what it ran with).
+RECORDED_SECTIONS = ("common", "package")
+SOURCE_FILE = "source.json"  # Contract 3, written by ingest beside manifest.parquet
 
 
 @dataclass(frozen=True)
@@ -77,14 +87,41 @@ def _optional_json(path: Path) -> Any:
 
 
 def read_gate(gate_dir: Path) -> dict[str, Any]:
-    """The gate verdict and metrics; packaging a failed set is refused."""
+    """The gate's verdict and its rows (Contract 1), as lineage.json records them.
+
+    A failed gate is packaged only in record mode (Contract 2), and then marked "gate
+    FAILED: not for publication" everywhere; in stop mode it is refused here.
+    """
+    from factory.gate.gates import load_checks
+
     path = gate_dir / "metrics.json"
     metrics = _optional_json(path)
     if not isinstance(metrics, dict) or not isinstance(metrics.get("passed"), bool):
         raise FactoryError(f"{path}: missing or has no boolean 'passed'; run `dvc repro gate`")
-    if not metrics["passed"]:
-        raise GateFailed(f"{path}: the gate did not pass; fix the model or thresholds first")
-    return {"passed": True, "metrics": metrics, "sha256": sha256_file(path)}
+    mode = metrics.get("mode", "stop")
+    if not metrics["passed"] and mode != "record":
+        raise GateFailed(
+            f"{path}: the gate did not pass (mode {mode!r}); fix the model or thresholds "
+            "first, or set gate.on_fail: record to package it marked not for publication"
+        )
+    checks = [c.as_dict() for c in load_checks(metrics, str(path))]
+    return {
+        "passed": metrics["passed"],
+        "mode": mode,
+        "verdict": lin.gate_verdict(metrics["passed"]),
+        "checks": checks,
+        "metrics": {k: v for k, v in metrics.items() if k != "checks"},
+        "sha256": sha256_file(path),
+    }
+
+
+def read_source(manifest: Path) -> dict[str, Any]:
+    """outputs/ingest/source.json (Contract 3) beside the manifest: the source data set's
+    identity and terms. Missing, or without declared terms, it is an error naming the file
+    or the adapter: a set whose source is unknown is not packaged."""
+    from factory.ingest.sources.terms import read_source_record
+
+    return read_source_record(manifest.parent / SOURCE_FILE)
 
 
 def model_section(train_dir: Path, classes: tuple[str, ...]) -> dict[str, Any]:
@@ -122,26 +159,19 @@ def build_lineage(
     manifest = read_manifest(inputs.manifest)
     manifest_sha = sha256_file(inputs.manifest)
     model = model_section(inputs.train_dir, classes)
-    per_class = {c: int((accepted["label"] == i).sum()) for i, c in enumerate(classes)}
+    record = read_source(inputs.manifest)
+    gate = read_gate(inputs.gate_dir)
+    gate["sampled"] = len(read_metadata(inputs.samples_dir))
+    gate["accepted"] = len(accepted)
     lineage = {
         "schema": lin.SCHEMA,
-        "set": {
-            "name": config.name,
-            "version": config.version,
-            "pretty_name": config.pretty_name,
-            "license": config.license,
-            "split": SPLIT,
-            "classes": list(classes),
-            "image_size": model["image_size"],
-            "rows": len(accepted),
-            "per_class": per_class,
-        },
+        "set": set_section(config, classes, accepted, model["image_size"], record),
         "shards": shards,
-        "gate": read_gate(inputs.gate_dir),
+        "gate": gate,
         "memorization": lin.memorization(accepted),
         "sampler": lin.sampler_summary(accepted),
         "model": model,
-        "source": lin.source_identity(manifest, manifest_sha),
+        "source": lin.source_identity(manifest, manifest_sha, record),
         "ingest_metrics": lin.numbers_only(_optional_json(inputs.manifest.parent / "metrics.json")),
         "params_as_run": {
             stage: _optional_json(path) for stage, path in inputs.stage_configs.items()
@@ -158,6 +188,29 @@ def build_lineage(
     }
     lin.assert_no_identifiers(lineage, manifest)
     return lineage
+
+
+def set_section(
+    config: PackageConfig,
+    classes: tuple[str, ...],
+    accepted: Any,
+    image_size: int,
+    record: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Name, version, licence and counts of the set; the licence is the one the source's
+    recorded terms give (package.license is kept beside it, as configured)."""
+    return {
+        "name": config.name,
+        "version": config.version,
+        "pretty_name": config.pretty_name,
+        "license": record["terms"]["license"],
+        "configured_license": config.license,
+        "split": SPLIT,
+        "classes": list(classes),
+        "image_size": image_size,
+        "rows": len(accepted),
+        "per_class": {c: int((accepted["label"] == i).sum()) for i, c in enumerate(classes)},
+    }
 
 
 def package_set(
@@ -178,6 +231,20 @@ def package_set(
         project = Path(project_dir)
         lineage = build_lineage(config, classes, inputs, accepted, shards, params, project)
         lineage["set"]["arrow_bytes"] = int(ds.data.nbytes)  # the card's dataset_size
-        atomic_write_json(tmp / lin.LINEAGE_FILE, lineage)
-        atomic_write_text(tmp / "README.md", render_card(lineage, features(classes)))
+        write_card_and_lineage(tmp, lineage, features(classes))
     return lineage
+
+
+def write_card_and_lineage(
+    folder: Path, lineage: dict[str, Any], feats: Any, acceptance: Any = None
+) -> None:
+    """README.md and croissant.json rendered from `lineage`, then lineage.json recording
+    their sha256 (so that a signature of lineage.json covers them too)."""
+    from factory.package.croissant import write_croissant
+
+    card = render_card(lineage, feats).encode("utf-8")
+    atomic_write_bytes(folder / "README.md", card)
+    croissant = write_croissant(folder, lineage, acceptance)
+    lineage["card_sha256"] = sha256_bytes(card)
+    lineage["croissant_sha256"] = sha256_file(croissant)
+    atomic_write_json(folder / lin.LINEAGE_FILE, lineage)

@@ -1,19 +1,29 @@
 """The dataset card (README.md): Hub YAML metadata plus a body people read before using the set.
 
-The card is rendered from lineage.json alone (plus, at publish time, the benchmark verdict),
-so `factory publish` can re-render it with the benchmark results without touching the
-packaged folder, which is a DVC output.
+The card is rendered from lineage.json alone, and every sentence in it states a recorded
+fact: the source data set as ingest recorded it (Contract 3), the gate's own verdict rows
+(Contract 1), the counts of the shards, and, once `factory publish` has added it to the
+uploaded lineage, the benchmark's verdict in its own words (Contract 4). Where a fact was
+not recorded the card says so instead of filling in a default.
+
+Two sentences are marked for machines (`GATE_CLAIM`, `BENCHMARK_CLAIM`): `factory verify`
+reads them back and checks them against lineage.json.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from factory.package.dataset import DATA_DIR, SPLIT
+from factory.package.lineage import describe_source
 
 TAGS = ["synthetic", "medical", "mammography"]
+GATE_CLAIM = "**Gate verdict:**"
+BENCHMARK_CLAIM = "**Benchmark verdict:**"
+BENCHMARK_NOT_RUN = "not run when the set was packaged"
 
 CITATIONS = (
     "R. Sutjiadi, S. Sendari, H. W. Herwanto, Y. Kristian. *Leveraging synthetic mammograms "
@@ -43,6 +53,20 @@ def size_category(n: int) -> str:
     return "n>1M"
 
 
+def source_datasets(lineage: Mapping[str, Any]) -> list[str] | None:
+    """`extended|<id>` of the recorded source data set; None (no claim) when unrecorded."""
+    record = lineage["source"].get("record")
+    return [f"extended|{record['dataset']['id']}"] if record else None
+
+
+def benchmark_verdict(lineage: Mapping[str, Any]) -> str:
+    """ACCEPTED / REJECTED as the benchmark wrote it, or that it had not run."""
+    acceptance = (lineage.get("publication") or {}).get("benchmark")
+    if acceptance is None:
+        return BENCHMARK_NOT_RUN
+    return "ACCEPTED" if acceptance["accepted"] else "REJECTED"
+
+
 def card_data(lineage: Mapping[str, Any], features: Any = None) -> Any:
     """The YAML metadata block as a `huggingface_hub.DatasetCardData`."""
     from huggingface_hub import DatasetCardData
@@ -63,7 +87,7 @@ def card_data(lineage: Mapping[str, Any], features: Any = None) -> Any:
         task_categories=["image-classification"],
         size_categories=[size_category(int(s["rows"]))],
         annotations_creators=["machine-generated"],
-        source_datasets=[f"extended|{d}" for d in lineage["source"]["datasets"]],
+        source_datasets=source_datasets(lineage),
         **extra,
     )
     if features is not None:
@@ -88,62 +112,13 @@ def add_dataset_info(data: Any, features: Any, lineage: Mapping[str, Any]) -> No
     DatasetInfosDict({"default": info}).to_dataset_card_data(data)
 
 
-def gate_rows(metrics: Mapping[str, Any]) -> list[tuple[str, Any, Any, Any]]:
-    """(check, value, threshold, passed) rows from the gate's metrics.json, whatever its shape.
-
-    Understands the gate stage's layout (`overall` values, `thresholds` keyed max_<metric> /
-    min_<metric>, `failed` metric names), a `checks` list of dicts, a mapping of
-    name -> {value, threshold, passed}, or flat scalar metrics with a `thresholds` mapping.
-    """
-    overall = metrics.get("overall")
-    if isinstance(overall, Mapping):
-        return _overall_rows(overall, metrics.get("thresholds") or {}, metrics.get("failed") or [])
-    checks = metrics.get("checks")
-    if isinstance(checks, Sequence) and not isinstance(checks, str):
-        return [
-            (
-                str(c.get("name") or c.get("metric") or c.get("check")),
-                c.get("value"),
-                c.get("threshold"),
-                c.get("passed"),
-            )
-            for c in checks
-            if isinstance(c, Mapping)
-        ]
-    thresholds = metrics.get("thresholds") if isinstance(metrics.get("thresholds"), Mapping) else {}
-    rows = []
-    for name, value in metrics.items():
-        if name in ("passed", "thresholds"):
-            continue
-        if isinstance(value, Mapping) and "value" in value:
-            rows.append((name, value["value"], value.get("threshold"), value.get("passed")))
-        elif isinstance(value, bool | int | float):
-            rows.append((name, value, thresholds.get(name), None))
-    return rows
-
-
-def _overall_rows(
-    overall: Mapping[str, Any], thresholds: Mapping[str, Any], failed: Sequence[str]
-) -> list[tuple[str, Any, Any, Any]]:
-    rows = []
-    for metric, value in overall.items():
-        key = next((k for k in (f"max_{metric}", f"min_{metric}", metric) if k in thresholds), None)
-        threshold = thresholds.get(key) if key else None
-        bound = None
-        if threshold is not None:
-            bound = f"<= {_fmt(threshold)}" if key.startswith("max_") else f">= {_fmt(threshold)}"
-        passed = None if threshold is None else metric not in failed
-        rows.append((metric, value, bound, passed))
-    return rows
-
-
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.4g}" if math.isfinite(v) else str(v)
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_fmt(x) for x in v) + "]"
     return str(v).replace("|", "\\|")
@@ -159,18 +134,89 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _with_sd(value: Any, sd: Any) -> str:
+    if value is None:
+        return "not computed"
+    return _fmt(value) + (f" ± {_fmt(sd)}" if sd is not None else "")
+
+
+def check_row(c: Mapping[str, Any]) -> list[Any]:
+    """One gate row as the gate wrote it (Contract 1): nothing here is re-derived."""
+    name = c["metric"] if c["scope"] == "overall" else f"{c['metric']}[{c['scope']}]"
+    reference = "" if c["reference"] is None else _with_sd(c["reference"], c["reference_sd"])
+    compared = _fmt(c["compared_value"])
+    if c["compared"] != "value" and c["compared_value"] is not None:
+        compared = f"{c['compared']} {compared}"
+    bound = ""
+    if c["threshold"] is not None:
+        bound = ("≤ " if c["direction"] == "max" else "≥ ") + _fmt(c["threshold"])
+    verdict = ("PASS" if c["passed"] else "FAIL") if c["gated"] else "not gated"
+    return [
+        name,
+        _with_sd(c["value"], c["value_sd"]),
+        reference,
+        compared,
+        bound,
+        verdict,
+        c["note"],
+    ]
+
+
 def gate_section(gate: Mapping[str, Any]) -> str:
-    rows = gate_rows(gate.get("metrics", {}))
-    verdict = "**passed**" if gate.get("passed") else "**FAILED**"
-    table = markdown_table(["check", "value", "threshold", "passed"], rows) if rows else ""
-    return f"## Quality and privacy gate\n\nThe gate {verdict}.\n\n{table}\n"
+    """The gate's verdict, its per-image counts and its rows, from lineage['gate']."""
+    header = ["check", "value", "reference (real val vs train)", "compared", "threshold"]
+    table = markdown_table([*header, "pass", "note"], [check_row(c) for c in gate["checks"]])
+    failed = [check_row(c)[0] for c in gate["checks"] if c["gated"] and not c["passed"]]
+    lines = ["## Quality and privacy gate", "", f"{GATE_CLAIM} {gate['verdict']}", ""]
+    if not gate["passed"]:
+        lines += [
+            f"The gate ran in `{gate['mode']}` mode and recorded a failure "
+            f"({', '.join(failed) or 'see the table'}). The set was packaged so that the "
+            "whole chain can be inspected; it is **not for publication** and "
+            "`factory publish` refuses it.",
+            "",
+        ]
+    lines += [
+        f"{gate['accepted']} of the {gate['sampled']} sampled images passed the gate's "
+        "per-image checks and are in this set.",
+        _per_image_counts(gate["metrics"].get("counts") or {}),
+        "",
+        "Every row below is the gate's own (metrics.json `checks`): the value for the "
+        "synthetic set against real training images, the same measure for real held-out "
+        "(val) images against the training images, the number the threshold was applied "
+        "to, and the gate's verdict.",
+        "",
+        table,
+        "",
+    ]
+    return "\n".join(lines)
 
 
-def memorization_thresholds(metrics: Mapping[str, Any]) -> str:
-    """The gate's calibrated copy-detection thresholds and the share of samples it removed."""
-    calibrated = metrics.get("memorization")
-    overall = metrics.get("overall") or {}
-    lines = []
+def _per_image_counts(counts: Mapping[str, Any]) -> str:
+    parts = [
+        f"{counts[key]} {what}"
+        for key, what in (
+            ("memorized", "flagged as too close to a real training image"),
+            ("failed_sanity", "failed the sanity checks"),
+        )
+        if key in counts
+    ]
+    return f"Of the sampled images, the gate recorded {'; '.join(parts)}." if parts else ""
+
+
+def memorization_section(lineage: Mapping[str, Any]) -> str:
+    """Nearest-real statistics of the rows and the gate's calibrated copy thresholds."""
+    mem = lineage["memorization"]
+    ncc, dist = mem["nearest_real_ncc"], mem["nearest_real_feature_distance"]
+    lines = [
+        "## Memorization findings",
+        "",
+        "Nearest real training image of each image in this set, as the gate measured it: "
+        f"normalised cross-correlation median {ncc['median']:.4f}, max {ncc['max']:.4f}; "
+        f"feature distance min {dist['min']:.4f}, median {dist['median']:.4f} (per-image "
+        "values are in the columns `nearest_real_ncc` and `nearest_real_feature_distance`).",
+    ]
+    calibrated = lineage["gate"]["metrics"].get("memorization")
     if isinstance(calibrated, Mapping) and calibrated:
         rows = [
             (name, t.get("threshold"), t.get("method"), t.get("percentile"), t.get("n_calibration"))
@@ -180,143 +226,161 @@ def memorization_thresholds(metrics: Mapping[str, Any]) -> str:
         header = ["measure", "threshold", "method", "percentile", "calibration pairs"]
         lines += ["", "Copy-detection thresholds calibrated by the gate:", ""]
         lines += [markdown_table(header, rows)]
-    shares = [(k, overall[k]) for k in ("memorized_fraction", "rejected_fraction") if k in overall]
-    if shares:
+    return "\n".join(lines) + "\n"
+
+
+def benchmark_section(lineage: Mapping[str, Any]) -> str:
+    """The benchmark's verdict in its own words (rule_text, evidence, reasons)."""
+    publication = lineage.get("publication") or {}
+    acceptance = publication.get("benchmark")
+    lines = ["## Downstream benchmark", "", f"{BENCHMARK_CLAIM} {benchmark_verdict(lineage)}", ""]
+    if acceptance is None:
+        lines.append(
+            "The benchmark stage runs after packaging; `factory publish` adds its verdict to "
+            "the uploaded card and lineage."
+        )
+        return "\n".join(lines) + "\n"
+    if acceptance.get("rule_text"):
+        lines += [str(acceptance["rule_text"]), ""]
+    evidence = acceptance.get("evidence") or [acceptance.get("reason")]
+    lines += [f"- {_fmt(e)}" for e in evidence if e]
+    reasons = acceptance.get("reasons") or []
+    if reasons:
+        lines += ["", "Rejected because:", ""] + [f"- {_fmt(r)}" for r in reasons]
+    table = publication.get("benchmark_table")
+    if table:
+        lines += ["", str(table)]
+    if publication.get("forced_reason"):
         lines += [
             "",
-            "Share of sampled images "
-            + "; ".join(f"{k.replace('_fraction', '')}: {_fmt(v)}" for k, v in shares)
-            + ".",
+            "**Published with --force** despite the benchmark verdict. Reason given: "
+            f"{publication['forced_reason']}",
         ]
     return "\n".join(lines) + "\n"
 
 
-def benchmark_section(
-    acceptance: Mapping[str, Any] | None, forced_reason: str | None = None
-) -> str:
-    """Downstream benchmark results, or 'pending' before the benchmark stage has run."""
-    head = "## Downstream benchmark\n\n"
-    if acceptance is None:
-        body = (
-            "Pending: the benchmark stage runs after packaging; its verdict is added to the "
-            "card when the set is published (`factory publish`).\n"
-        )
-        return head + body + _forced(forced_reason)
-    known = ("accepted", "metric", "scenario", "gain", "min_gain", "ci95", "protocol", "table")
-    verdict = "**accepted**" if acceptance.get("accepted") else "**not accepted**"
-    lines = [
-        f"Verdict: {verdict} (protocol `{acceptance.get('protocol')}`): "
-        f"{acceptance.get('metric')} gain of scenario {_fmt(acceptance.get('scenario'))} over "
-        f"real-only training = {_fmt(acceptance.get('gain'))} "
-        f"(95% CI {_fmt(acceptance.get('ci95'))}; minimum {_fmt(acceptance.get('min_gain'))}).",
-        "",
-    ]
-    table = acceptance.get("table")
-    if isinstance(table, str):
-        lines += [table, ""]
-    elif isinstance(table, Sequence) and table and isinstance(table[0], Mapping):
-        header = list(dict.fromkeys(k for row in table for k in row))
-        lines += [markdown_table(header, [[row.get(k) for k in header] for row in table]), ""]
-    extra = {
-        k: v for k, v in acceptance.items() if k not in known and isinstance(v, str | int | float)
-    }
-    lines += [f"- {k}: {_fmt(v)}" for k, v in extra.items()]
-    return head + "\n".join(lines) + "\n" + _forced(forced_reason)
-
-
-def _forced(reason: str | None) -> str:
-    if not reason:
+def _terms_override(lineage: Mapping[str, Any]) -> str:
+    override = (lineage.get("publication") or {}).get("terms_override")
+    if not override:
         return ""
-    return f"\n**Published with --force** despite the benchmark verdict. Reason given: {reason}\n"
-
-
-def body(
-    lineage: Mapping[str, Any],
-    acceptance: Mapping[str, Any] | None = None,
-    forced_reason: str | None = None,
-) -> str:
-    """The card's Markdown body."""
-    s, model, sampler, mem = (
-        lineage["set"],
-        lineage["model"],
-        lineage["sampler"],
-        lineage["memorization"],
+    return (
+        f"\n**Source terms overridden at publication** by {override.get('decided_by')}: "
+        f"{override.get('reason')}\n"
     )
-    src = lineage["source"]
-    counts = markdown_table(["class", "images"], list(s["per_class"].items()))
+
+
+def made_section(lineage: Mapping[str, Any]) -> str:
+    """How the set was made: model, sampler, source counts, classes."""
+    s, model, sampler, src = lineage["set"], lineage["model"], lineage["sampler"], lineage["source"]
     split_rows = [(name, info["patients"], info["images"]) for name, info in src["splits"].items()]
-    ncc, dist = mem["nearest_real_ncc"], mem["nearest_real_feature_distance"]
-    return f"""
-# {s["pretty_name"]} ({s["name"]} {s["version"]})
+    trained = src["splits"].get(model.get("split") or "train", {})
+    made_by = _model_check(lineage)
+    return f"""## How it was made
 
-Synthetic {s["image_size"]}x{s["image_size"]} 16-bit grayscale mammograms with class labels
-({", ".join(s["classes"])}), made by a class-conditional denoising diffusion model (DDPM)
-trained on real mammograms from {", ".join(src["datasets"])}. Every image passed the
-project's quality and privacy gate. **No real image is in this set.**
-
-## How it was made
-
-- Model: class-conditional DDPM, weights hash `{model.get("model_hash")}`,
+- Model: class-conditional diffusion model, weights hash `{model.get("model_hash")}`,
   {model.get("train_steps")} training steps, trained on the `{model.get("split") or "train"}`
-  split of the manifest `{src["manifest_sha256"]}`.
+  split ({trained.get("images")} images of {trained.get("patients")} patients) of the
+  manifest `{src["manifest_sha256"]}`. {made_by}
 - Sampler: {", ".join(sampler["schedulers"])}, {_join(sampler["steps"])} steps, guidance
   {_join(sampler["guidance"])}, one seed per image (column `seed`, from
   {sampler["seeds"]["min"]} to {sampler["seeds"]["max"]}).
-- Source data (patients / images per split; identities are never recorded):
+- Source: {describe_source(src)}. Patients / images per split (identities are never
+  recorded):
 
 {markdown_table(["split", "patients", "images"], split_rows)}
 
 Images per class in this set ({s["rows"]} in total):
 
-{counts}
+{markdown_table(["class", "images"], list(s["per_class"].items()))}
 
-Columns: `image` (16-bit PNG, decodes to PIL mode `I;16`), `label`, and provenance:
-`image_id`, `seed`, `scheduler`, `steps`, `guidance`, `model_hash`, `nearest_real_ncc`,
-`nearest_real_feature_distance`, `image_sha256`. `lineage.json` links every image to the
-model, the training manifest and the source files' hashes (`factory lineage`), and holds the
-sha256 of every shard (`factory verify`).
+Columns: `image` (16-bit PNG, decodes to PIL mode `I;16`), `label` (the class the model
+was asked for), and provenance: `image_id`, `seed`, `scheduler`, `steps`, `guidance`,
+`model_hash`, `nearest_real_ncc`, `nearest_real_feature_distance`, `image_sha256`.
+`lineage.json` links every image to the model, the training manifest and the source files'
+hashes (`factory lineage`), and holds the sha256 of every shard and of this card
+(`factory verify`).
+"""
 
+
+def _model_check(lineage: Mapping[str, Any]) -> str:
+    """What the recorded link check says about the rows' model hash."""
+    check = next(
+        (c for c in lineage["checks"] if c["check"] == "samples made by the packaged model"), None
+    )
+    if check is None:
+        return ""
+    if check["ok"]:
+        return f"All {lineage['set']['rows']} rows carry this model hash."
+    return f"**The rows' model hashes do not match this model**: {check['detail']}."
+
+
+def _summary(lineage: Mapping[str, Any]) -> str:
+    s, src = lineage["set"], lineage["source"]
+    record = src.get("record") or {}
+    synthetic_source = (record.get("dataset") or {}).get("synthetic") is True
+    lines = [
+        f"Synthetic {s['image_size']}x{s['image_size']} 16-bit grayscale images with class "
+        f"labels ({', '.join(s['classes'])}), drawn by a class-conditional diffusion model "
+        f"trained on {describe_source(src)}."
+    ]
+    if synthetic_source:
+        lines.append(
+            "That source is itself synthetic (ingest recorded its marker): no real patient's "
+            "image went into the model or this set."
+        )
+    return " ".join(lines)
+
+
+def _citation(lineage: Mapping[str, Any]) -> str:
+    terms = ((lineage["source"].get("record") or {}).get("terms")) or {}
+    lines = ["## Citation", ""]
+    if terms.get("citation"):
+        lines += [f"Source data set ({terms.get('name')}, {terms.get('license_name')}):", ""]
+        lines += [f"- {terms['citation']}", ""]
+    lines += ["Please cite the methods this set follows:", ""]
+    lines += [f"- {c}" for c in CITATIONS]
+    return "\n".join(lines) + "\n"
+
+
+def body(lineage: Mapping[str, Any]) -> str:
+    """The card's Markdown body."""
+    s = lineage["set"]
+    banner = ""
+    if not lineage["gate"]["passed"]:
+        banner = f"\n> **{lineage['gate']['verdict']}**\n"
+    provenance = {"git_commit": lineage["package"]["git_commit"], "version": s["version"]}
+    return f"""
+# {s["pretty_name"]} ({s["name"]} {s["version"]})
+{banner}
+{_summary(lineage)}
+
+{made_section(lineage)}
 {gate_section(lineage["gate"])}
-{benchmark_section(acceptance, forced_reason)}
-## Memorization findings
-
-Each accepted image was compared with every real training image. Nearest-real normalised
-cross-correlation: median {ncc["median"]:.4f}, max {ncc["max"]:.4f}. Nearest-real feature
-distance: min {dist["min"]:.4f}, median {dist["median"]:.4f}. Images too close to a real one
-were removed by the gate (per-image values are in the columns above).
-{memorization_thresholds(lineage["gate"].get("metrics", {}))}
+{benchmark_section(lineage)}{_terms_override(lineage)}
+{memorization_section(lineage)}
 ## Intended use and limitations
 
 - For research on data augmentation, method development and teaching. **Not for clinical
   use** and not a substitute for real screening data in validation.
-- Made from {s["rows"]} samples of a model trained on a small real set: it inherits that
-  set's scanners, population and label definitions, and may under-represent rare findings.
-- Labels are the conditioning class, not a radiologist's reading of the synthetic image.
+- A generative model can only reproduce what its training images show: this set inherits
+  the scanners, population and label definitions of its training images (source:
+  {describe_source(lineage["source"])}), and may under-represent rare findings.
+- Labels are the conditioning class, not a reading of the synthetic image.
 - Evaluate any model trained with these images on real, held-out patients only.
 
-## Citation
-
-Please cite the methods this set follows:
-
-{chr(10).join(f"- {c}" for c in CITATIONS)}
-
+{_citation(lineage)}
 ## Provenance
 
 ```json
-{json.dumps({"git_commit": lineage["package"]["git_commit"], "version": s["version"]}, indent=2)}
+{json.dumps(provenance, indent=2)}
 ```
 """
 
 
-def render_card(
-    lineage: Mapping[str, Any],
-    features: Any = None,
-    acceptance: Mapping[str, Any] | None = None,
-    forced_reason: str | None = None,
-) -> str:
+def render_card(lineage: Mapping[str, Any], features: Any = None) -> str:
     """The whole README.md: YAML metadata and body, via `huggingface_hub.DatasetCard`."""
     from huggingface_hub import DatasetCard
 
     data = card_data(lineage, features)
-    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body(lineage, acceptance, forced_reason)}")
+    card = DatasetCard(f"---\n{data.to_yaml()}\n---\n{body(lineage)}")
     return str(card)

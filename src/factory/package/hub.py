@@ -2,8 +2,12 @@
 
 Publishing is one commit of every file followed by a tag named after the version; a tag
 that exists is never moved or rewritten, so a failed or refused upload leaves the earlier
-versions exactly as they were. The card uploaded is a copy re-rendered with the benchmark
-verdict; the packaged folder (a DVC output) is never modified.
+versions exactly as they were. What is uploaded is a copy: lineage.json gains a
+`publication` section (the benchmark's verdict as acceptance.json wrote it, a --force
+reason, the project commit), the card is re-rendered from that lineage, and, with a
+signing key, `lineage.json.sig` signs it. The packaged folder (a DVC output) is never
+modified. Pulling verifies every claim of the set (`factory.package.verify`) and its
+signature, and refuses a set that fails either, or whose gate did not pass.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ from typing import Any, TypeVar
 
 from factory.errors import FactoryError, GateFailed
 from factory.io import atomic_dir, read_json
-from factory.package.card import render_card
+from factory.package.build import write_card_and_lineage
 from factory.package.dataset import SPLIT, features
-from factory.package.lineage import read_lineage
-from factory.package.verify import verify_set
+from factory.package.lineage import LINEAGE_FILE, read_lineage
+from factory.package.signing import SIGNATURE_FILE, sign_file
+from factory.package.verify import Verification, check_set, verify_set
 from factory.provenance import git_commit
 
 REPO_TYPE = "dataset"
@@ -35,6 +40,8 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 
 T = TypeVar("T")
+# Files publish renders again for the upload (from the published lineage) or adds.
+RENDERED_FILES = ("README.md", "croissant.json", LINEAGE_FILE, SIGNATURE_FILE)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,17 @@ class PublishPlan:
     private: bool
     files: list[tuple[str, int]]
     forced_reason: str | None
+    signed_by: str | None = None  # key id of the signing key, when one was given
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What publish adds to the uploaded lineage.json, beside the packaged facts."""
+
+    acceptance: dict[str, Any] | None
+    forced_reason: str | None = None
+    results_table: str | None = None
+    terms_override: dict[str, Any] | None = None
 
 
 def check_repo_id(repo_id: str) -> str:
@@ -154,19 +172,12 @@ def read_acceptance(path: str | Path) -> dict[str, Any] | None:
     return data
 
 
-def with_results(
-    acceptance: dict[str, Any] | None, results_path: str | Path | None
-) -> dict[str, Any] | None:
-    """Attach the benchmark's Markdown results table for the card, headings demoted a level
-    or two so they nest under the card's own section."""
-    if acceptance is None or acceptance.get("table") or results_path is None:
-        return acceptance
-    path = Path(results_path)
-    if not path.exists():
-        return acceptance
-    lines = path.read_text(encoding="utf-8").splitlines()
-    table = "\n".join("##" + line if line.startswith("#") else line for line in lines)
-    return {**acceptance, "table": table}
+def results_table(results_path: str | Path | None) -> str | None:
+    """The benchmark's Markdown results, headings demoted to nest under the card's section."""
+    if results_path is None or not Path(results_path).exists():
+        return None
+    lines = Path(results_path).read_text(encoding="utf-8").splitlines()
+    return "\n".join("##" + line if line.startswith("#") else line for line in lines)
 
 
 def check_acceptance(
@@ -186,21 +197,43 @@ def check_acceptance(
     return reason.strip() if reason else None
 
 
-def plan_files(set_dir: Path) -> list[tuple[str, int]]:
+def plan_files(set_dir: Path, skip: tuple[str, ...] = ()) -> list[tuple[str, int]]:
     files = sorted(p for p in set_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-    return [(p.relative_to(set_dir).as_posix(), p.stat().st_size) for p in files]
+    listed = [(p.relative_to(set_dir).as_posix(), p.stat().st_size) for p in files]
+    return [(rel, size) for rel, size in listed if rel not in skip]
+
+
+def published_lineage(
+    lineage: Mapping[str, Any], publication: Publication, project_commit: str | None
+) -> dict[str, Any]:
+    """The packaged lineage plus its `publication` section (card_sha256 is set on writing)."""
+    published = {k: v for k, v in lineage.items() if k not in ("card_sha256", "croissant_sha256")}
+    published["publication"] = {
+        "benchmark": publication.acceptance,
+        "forced_reason": publication.forced_reason,
+        "benchmark_table": publication.results_table,
+        "terms_override": publication.terms_override,
+        "project_commit": project_commit,
+    }
+    return published
 
 
 def stage_upload(
-    set_dir: Path, dest: Path, lineage: Mapping[str, Any], acceptance: Any, reason: str | None
+    set_dir: Path,
+    dest: Path,
+    lineage: dict[str, Any],
+    signing_key: Any = None,
 ) -> None:
-    """Copy the set into `dest` with a card carrying the benchmark verdict."""
+    """Copy the set into `dest` with `lineage` (the published one), its card and signature."""
     for rel, _ in plan_files(set_dir):
+        if rel in RENDERED_FILES:
+            continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(set_dir / rel, dest / rel)
-    classes = tuple(lineage["set"]["classes"])
-    card = render_card(lineage, features(classes), acceptance=acceptance, forced_reason=reason)
-    (dest / "README.md").write_text(card, encoding="utf-8")
+    feats = features(tuple(lineage["set"]["classes"]))
+    write_card_and_lineage(dest, lineage, feats, lineage["publication"]["benchmark"])
+    if signing_key is not None:
+        sign_file(dest / LINEAGE_FILE, signing_key)
 
 
 def existing_tags(hub: Hub, repo_id: str) -> set[str] | None:
@@ -230,26 +263,33 @@ def publish(
     private: bool = True,
     dry_run: bool = False,
     project_dir: str | Path = ".",
+    signing_key: Any = None,
+    terms_override: Mapping[str, Any] | None = None,
 ) -> PublishPlan:
-    """Check everything, then upload the set as one commit and tag it with its version."""
+    """Check everything, then upload the set as one commit and tag it with its version.
+
+    `signing_key`: an Ed25519 private key (`signing.load_private_key`) that signs the
+    uploaded lineage.json; None publishes unsigned.
+    """
     set_dir = Path(set_dir)
     check_repo_id(repo_id)
-    lineage = read_lineage(set_dir)
-    version = version or lineage["set"]["version"]
-    if version != lineage["set"]["version"]:
-        raise FactoryError(
-            f"--version {version}: the set was packaged as {lineage['set']['version']}; set "
-            "package.version in params.yaml and run `dvc repro package`"
-        )
-    diffs = verify_set(set_dir)
-    if diffs:
-        raise FactoryError(f"{set_dir}: {diffs[0]} ({len(diffs)} difference(s)); repackage it")
-    if not lineage["gate"]["passed"]:
-        raise GateFailed(f"{set_dir}: the gate did not pass; it cannot be published")
-    acceptance = with_results(read_acceptance(acceptance_path), results_path)
+    lineage = check_publishable(set_dir, version)
+    version = lineage["set"]["version"]
+    acceptance = read_acceptance(acceptance_path)
     forced = check_acceptance(acceptance, str(acceptance_path), force, reason)
+    from factory.package.licence import check_redistribution
+
+    override = check_redistribution(
+        lineage, private=private, terms_override=terms_override, where=str(set_dir)
+    )
     check_clean(project_dir)
-    plan = PublishPlan(repo_id, version, private, plan_files(set_dir), forced)
+    publication = Publication(acceptance, forced, results_table(results_path), override)
+    upload = published_lineage(lineage, publication, git_commit(project_dir))
+    signer = _key_id(signing_key)
+    files = [*plan_files(set_dir, skip=(SIGNATURE_FILE,))]
+    if signer:
+        files.append((SIGNATURE_FILE, 0))
+    plan = PublishPlan(repo_id, version, private, files, forced, signer)
     if dry_run:
         return plan
     if not hub.token:
@@ -261,8 +301,34 @@ def publish(
             "rewritten: bump package.version and repackage"
         )
     stale = stale_files(hub, repo_id, plan) if tags is not None else []
-    _upload(set_dir, repo_id, hub, lineage, acceptance, plan, stale, git_commit(project_dir))
+    _upload(set_dir, repo_id, hub, upload, plan, stale, signing_key)
     return plan
+
+
+def _key_id(signing_key: Any) -> str | None:
+    from factory.package.signing import key_id
+
+    return key_id(signing_key.public_key()) if signing_key is not None else None
+
+
+def check_publishable(set_dir: Path, version: str | None) -> dict[str, Any]:
+    """The set's lineage, once it is intact, its version is the one asked for, and its
+    gate passed (a record-mode failure is packaged but never published)."""
+    lineage = read_lineage(set_dir)
+    if version is not None and version != lineage["set"]["version"]:
+        raise FactoryError(
+            f"--version {version}: the set was packaged as {lineage['set']['version']}; set "
+            "package.version in params.yaml and run `dvc repro package`"
+        )
+    diffs = verify_set(set_dir)
+    if diffs:
+        raise FactoryError(f"{set_dir}: {diffs[0]} ({len(diffs)} difference(s)); repackage it")
+    if not lineage["gate"]["passed"]:
+        raise GateFailed(
+            f"{set_dir}: {lineage['gate']['verdict']} (the gate did not pass; it ran in "
+            f"{lineage['gate'].get('mode')} mode); it cannot be published"
+        )
+    return lineage
 
 
 def stale_files(hub: Hub, repo_id: str, plan: PublishPlan) -> list[str]:
@@ -283,11 +349,10 @@ def _upload(
     set_dir: Path,
     repo_id: str,
     hub: Hub,
-    lineage: Any,
-    acceptance: Any,
+    lineage: dict[str, Any],
     plan: PublishPlan,
     stale: list[str],
-    project_commit: str | None,
+    signing_key: Any,
 ) -> None:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
@@ -297,8 +362,9 @@ def _upload(
         f"create {repo_id}",
         lambda: api.create_repo(repo_id, repo_type=REPO_TYPE, private=plan.private, exist_ok=True),
     )
+    project_commit = lineage["publication"]["project_commit"]
     with tempfile.TemporaryDirectory(prefix="factory-publish-") as tmp:
-        stage_upload(set_dir, Path(tmp), lineage, acceptance, plan.forced_reason)
+        stage_upload(set_dir, Path(tmp), lineage, signing_key)
 
         def commit() -> Any:
             ops: list[Any] = [
@@ -328,7 +394,7 @@ def _upload(
     )
 
 
-def download_set(
+def snapshot(
     repo_id: str,
     revision: str,
     hub: Hub,
@@ -336,7 +402,7 @@ def download_set(
     cache_dir: str | Path | None = None,
     offline: bool = False,
 ) -> Path:
-    """Download exactly `revision` (or find it in the local cache) and verify every shard."""
+    """Download exactly `revision` (or find it in the local cache); nothing is checked."""
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import (
         LocalEntryNotFoundError,
@@ -372,10 +438,40 @@ def download_set(
         raise FactoryError(
             f"{where}: not in the local cache and the Hub cannot be reached; pull it once online"
         ) from None
-    diffs = verify_set(path)
-    if diffs:
-        raise FactoryError(f"{where}: {diffs[0]} ({len(diffs)} difference(s)); refusing the set")
     return Path(path)
+
+
+def pull_set(
+    repo_id: str,
+    revision: str,
+    hub: Hub,
+    *,
+    cache_dir: str | Path | None = None,
+    offline: bool = False,
+    trusted: Any = None,
+) -> tuple[Path, Verification]:
+    """Download `revision` and check every claim and the signature (against `trusted`, a
+    public key, when given); refuse a set that differs, is badly signed or failed its gate."""
+    where = f"{repo_id}@{revision}"
+    path = snapshot(repo_id, revision, hub, cache_dir=cache_dir, offline=offline)
+    result = check_set(path, trusted)
+    if result.differences:
+        first, n = result.differences[0], len(result.differences)
+        raise FactoryError(f"{where}: {first} ({n} difference(s)); refusing the set")
+    if not result.signature.ok:
+        raise FactoryError(f"{where}: {result.signature.describe()}; refusing the set")
+    if not result.gate_passed:
+        raise GateFailed(
+            f"{where}: lineage.json records {result.gate_verdict!r}: a published set's gate "
+            "must have passed; refusing the set"
+        )
+    return path, result
+
+
+def download_set(repo_id: str, revision: str, hub: Hub, **options: Any) -> Path:
+    """`pull_set`'s folder: a downloaded set whose every claim was checked (`options`:
+    cache_dir, offline, trusted)."""
+    return pull_set(repo_id, revision, hub, **options)[0]
 
 
 def copy_set(src: Path, dest: str | Path) -> Path:

@@ -22,6 +22,12 @@ from factory.errors import FactoryError
 LINEAGE_FILE = "lineage.json"
 SCHEMA = "factory.lineage/1"
 UPSTREAM_STAGES = ("phantom", "ingest", "train", "sample", "gate")
+NOT_FOR_PUBLICATION = "gate FAILED: not for publication"
+
+
+def gate_verdict(passed: bool) -> str:
+    """The gate verdict as the card, the lineage chain and publish state it."""
+    return "passed" if passed else NOT_FOR_PUBLICATION
 
 
 class NotASetError(FactoryError):
@@ -61,8 +67,15 @@ def _lock_file(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: item[k] for k in keep if k in item}
 
 
-def source_identity(manifest: pd.DataFrame, manifest_sha256: str) -> dict[str, Any]:
-    """The source dataset as hashes and counts per split: never IDs or names."""
+def source_identity(
+    manifest: pd.DataFrame, manifest_sha256: str, record: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The source data set as ingest recorded it, plus hashes and counts per split.
+
+    `record` is outputs/ingest/source.json (Contract 3) verbatim, or None when ingest wrote
+    none: then only the adapter that read the files is known (`adapters`), never the data
+    set's identity. No patient ID, image ID or file name is kept.
+    """
     splits = {}
     for split, rows in manifest.groupby("split", sort=True):
         splits[str(split)] = {
@@ -74,10 +87,27 @@ def source_identity(manifest: pd.DataFrame, manifest_sha256: str) -> dict[str, A
             "source_sha256": sorted(str(h) for h in rows["source_sha256"]),
         }
     return {
-        "datasets": sorted(str(s) for s in manifest["source"].unique()),
+        "adapters": sorted(str(s) for s in manifest["source"].unique()),
+        "record": dict(record) if record is not None else None,
         "manifest_sha256": manifest_sha256,
         "splits": splits,
     }
+
+
+def dataset_name(source: Mapping[str, Any]) -> str | None:
+    """The source data set's recorded name, e.g. 'embedded phantom (synthetic, INbreast
+    layout)'; None when ingest recorded no identity."""
+    record = source.get("record")
+    return str(record["dataset"]["name"]) if record else None
+
+
+def describe_source(source: Mapping[str, Any]) -> str:
+    """The source in words, from what was recorded and nothing else."""
+    name = dataset_name(source)
+    if name:
+        return name
+    adapters = ", ".join(f"`{a}`" for a in source["adapters"])
+    return f"images read by the {adapters} adapter (the data set's identity was not recorded)"
 
 
 def numbers_only(obj: Any) -> Any:
@@ -202,7 +232,11 @@ def set_chain(lineage: Mapping[str, Any]) -> dict[str, Any]:
     splits = lineage["source"]["splits"]
     return {
         "set": {k: lineage["set"][k] for k in ("name", "version", "rows", "per_class")},
-        "gate": {"passed": lineage["gate"]["passed"], **_step(lineage, "gate")},
+        "gate": {
+            "passed": lineage["gate"]["passed"],
+            "verdict": lineage["gate"]["verdict"],
+            **_step(lineage, "gate"),
+        },
         "sampler": {**lineage["sampler"], **_step(lineage, "sample")},
         "model": {
             **{k: model.get(k) for k in ("model_hash", "train_steps", "manifest_sha256")},
@@ -210,7 +244,8 @@ def set_chain(lineage: Mapping[str, Any]) -> dict[str, Any]:
         },
         "manifest": {
             "sha256": lineage["source"]["manifest_sha256"],
-            "datasets": lineage["source"]["datasets"],
+            "source": describe_source(lineage["source"]),
+            "adapters": lineage["source"]["adapters"],
             "counts": {
                 s: {k: v for k, v in info.items() if k != "source_sha256"}
                 for s, info in splits.items()
@@ -267,7 +302,7 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     """The chain as indented text, newest link first."""
     s, m, man, src = chain["set"], chain["model"], chain["manifest"], chain["source_files"]
     lines = [f"set {s['name']} {s['version']}: {s['rows']} images {s['per_class']}"]
-    lines.append(f"  gate passed: {chain['gate']['passed']}")
+    lines.append(f"  gate: {chain['gate']['verdict']}")
     if "image" in chain:
         im, sm = chain["image"], chain["sampler"]
         lines += [
@@ -288,7 +323,7 @@ def render_chain(chain: Mapping[str, Any]) -> str:
     lines += [
         f"<- model {_short(m['model_hash'])}, {m['train_steps']} training steps",
         *_step_lines(m),
-        f"<- training manifest sha256 {_short(man['sha256'])}, source {', '.join(man['datasets'])}",
+        f"<- training manifest sha256 {_short(man['sha256'])}, source: {man['source']}",
     ]
     for split, c in man["counts"].items():
         lines.append(
