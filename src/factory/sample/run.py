@@ -39,6 +39,7 @@ from factory.io import (
     sha256_tree,
     write_png16,
 )
+from factory.leftovers import sweep
 from factory.sample.config import SampleConfig
 from factory.sample.grid import write_grid
 from factory.sample.metadata import METADATA_FILE, metadata_frame, write_metadata
@@ -172,7 +173,8 @@ def is_done(p: PlannedImage, records: dict[str, dict], out_dir: Path) -> bool:
 
 def prepare_out_dir(out_dir: Path, settings: dict, plan: list[PlannedImage]) -> None:
     """Main process, before sampling: start over if the settings changed, drop the
-    completion marker (and config.json, grids) and remove files outside the plan."""
+    completion marker (and config.json, grids) and remove files outside the plan (a
+    killed run's temporaries included)."""
     progress = out_dir / PROGRESS
     settings_path = progress / "settings.json"
     if settings_path.exists() and read_json(settings_path) != settings:
@@ -180,6 +182,7 @@ def prepare_out_dir(out_dir: Path, settings: dict, plan: list[PlannedImage]) -> 
         shutil.rmtree(progress, ignore_errors=True)
     for stale in (METADATA_FILE, "config.json"):
         (out_dir / stale).unlink(missing_ok=True)
+    sweep(out_dir, (".*.tmp",))  # half-written files of a killed run (atomic writes)
     shutil.rmtree(out_dir / "grids", ignore_errors=True)
     wanted = {p.path for p in plan}
     images = out_dir / "images"

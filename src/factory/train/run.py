@@ -23,6 +23,7 @@ from factory.accel import make_accelerator
 from factory.config import CommonConfig
 from factory.generator import GeneratorMeta, save_generator
 from factory.io import atomic_dir, atomic_write_json, sha256_file
+from factory.leftovers import holding, sweep
 from factory.manifest import read_manifest
 from factory.provenance import environment, git_commit, git_dirty
 from factory.train.config import TrainConfig
@@ -114,7 +115,9 @@ def export_model(out_dir: Path, parts: Parts, meta: GeneratorMeta) -> GeneratorM
     raw = parts.raw_unet
     ema_unet = copy.deepcopy(raw)
     parts.ema.copy_to(ema_unet.parameters())
-    with atomic_dir(out_dir) as tmp:
+    # a killed export left `.model.XXXX.tmp` (or `.model.old-PID`): no live run holds it
+    sweep(out_dir.parent, (f".{out_dir.name}.*.tmp", f".{out_dir.name}.old-*"))
+    with atomic_dir(out_dir) as tmp, holding(tmp):
         return save_generator(
             tmp,
             raw.to(memory_format=torch.contiguous_format),
