@@ -70,6 +70,19 @@ def test_image_size_that_cannot_train_fails_ingest_at_load(tmp_path: Path) -> No
     assert not (tmp_path / "out").exists()
 
 
+def test_label_map_that_does_not_fit_the_classes_fails_ingest_at_load(tmp_path: Path) -> None:
+    params = project_params(
+        tmp_path, common={"classes": ["a", "b"]}, ingest={"label_map": {"1": "a", "4": "c"}}
+    )
+    args = ["--path", str(tmp_path / "no-data"), "--out", str(tmp_path / "out")]
+    done = run_script("ingest", *args, "--params", str(params), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"error: {params}: ingest.label_map maps to ['c'], not in common.classes "
+        "['a', 'b']; fix the map or common.classes"
+    )
+
+
 def test_image_size_that_cannot_train_fails_the_ingest_command_too(tmp_path, capsys) -> None:
     params = project_params(tmp_path)
     args = ["ingest", "--source", "inbreast", "--path", str(tmp_path / "no-data")]

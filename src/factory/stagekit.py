@@ -75,7 +75,9 @@ class Stage:
     - `path_params`: path arguments that stand for a params key (`{"path": "ingest.path"}`):
       the argument's value is what runs and what is recorded;
     - `launcher`: the section whose `processes` says how many worker processes the stage
-      script starts (torch.distributed, one per GPU or CPU process).
+      script starts (torch.distributed, one per GPU or CPU process);
+    - `checks`: load-time checks of the stage's own (beyond factory.config.CROSS_CHECKS),
+      run on the final params before any data is read.
     """
 
     name: str
@@ -87,6 +89,7 @@ class Stage:
     config_dir: str | None = "out"
     path_params: Mapping[str, str] = field(default_factory=dict)
     launcher: str | None = None
+    checks: tuple[Callable[[Params], None], ...] = ()  # more load-time checks (ConfigError)
 
     @property
     def recorded(self) -> tuple[str, ...]:
@@ -113,6 +116,8 @@ def resolve_params(
     for opt in options:
         if opt.value is not None or opt.clears:
             params = override(params, opt.section, {opt.key: opt.value}, opt.origin, True)
+    for check in stage.checks:
+        check(params)
     return params
 
 

@@ -12,9 +12,23 @@ from __future__ import annotations
 import os
 import sys
 
+from factory.config import Params
+from factory.errors import ConfigError
 from factory.ingest.config import IngestConfig
 from factory.stagekit import Stage, StageRun
 from factory.train.config import TrainConfig
+
+
+def label_map_fits(params: Params) -> None:
+    """ingest.label_map against common.classes, at load (before any image is decoded)."""
+    from factory.ingest.labels import resolve_label_map
+
+    cfg = params.ingest
+    assert cfg is not None
+    try:
+        resolve_label_map(cfg.source, cfg.label_map, params.common.classes)
+    except ConfigError as exc:  # its message says params.yaml; name the file read
+        raise ConfigError(str(exc).replace("params.yaml", params.source, 1)) from None
 
 
 def _ingest(run: StageRun) -> None:
@@ -62,4 +76,5 @@ STAGE = Stage(
     record=("common", "ingest"),
     config_dir=None,
     path_params={"path": "ingest.path"},
+    checks=(label_map_fits,),
 )
