@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,13 @@ def grid_png(images: list[np.ndarray], title: str) -> bytes:
         ax.axis("off")
     for ax, img in zip(axes.flat, images, strict=False):
         ax.imshow(img, cmap="gray", vmin=0, vmax=65535, interpolation="nearest")
+    return figure_png(fig, title)
+
+
+def figure_png(fig: Any, title: str) -> bytes:
+    """A matplotlib figure with its title as PNG bytes (100 dpi); closes the figure."""
+    import matplotlib.pyplot as plt
+
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()

@@ -8,13 +8,13 @@ that successive grids show the same noise growing into images.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 import torch
 
 from factory.io import atomic_write_bytes
+from factory.sample.grid import figure_png
 
 
 @torch.no_grad()
@@ -76,12 +76,7 @@ def grid_png(images: np.ndarray, classes: tuple[str, ...], title: str) -> bytes:
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(classes[r], fontsize=9)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    return buf.getvalue()
+    return figure_png(fig, title)
 
 
 def write_preview(path: Any, images: np.ndarray, classes: tuple[str, ...], title: str) -> None:
