@@ -19,8 +19,8 @@ from factory.benchmark.config import AcceptanceConfig, BenchmarkConfig
 from factory.benchmark.data import Pool
 from factory.benchmark.run import Run, evaluate, main_scenario_name, verdict_of
 from factory.benchmark.tables import verdict_lines
-from factory.config import validate_section
 from factory.errors import ConfigError, FactoryError
+from factory.params import validate_section
 
 CONFIG = "test_resnet@32px"
 SEEDS = 3

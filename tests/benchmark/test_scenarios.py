@@ -9,9 +9,10 @@ import pytest
 from factory.benchmark import scenarios as sc
 from factory.benchmark.config import BenchmarkConfig
 from factory.benchmark.data import load_pool, load_synthetic
-from factory.config import ConfigError, validate_section
+from factory.config import ConfigError
 from factory.errors import FactoryError
 from factory.io import sha256_file
+from factory.params import validate_section
 
 CLASSES = ("normal", "abnormal")
 

@@ -1,4 +1,4 @@
-"""`factory benchmark`: the same library call as the DVC stage, from the command line."""
+"""`factory benchmark`: the benchmark stage's code path (factory.benchmark.stage), from the CLI."""
 
 from __future__ import annotations
 
@@ -37,20 +37,8 @@ def register(app: typer.Typer) -> None:
         Writes metrics.json, acceptance.json, report/ and plots/ into --out. A rejection is
         reported (exit 0) and blocks `factory publish`; leakage is an error.
         """
-        from factory.benchmark import run_benchmark
-        from factory.config import load_params, validate_section
-        from factory.io import save_resolved_config
+        from factory.benchmark.stage import STAGE
+        from factory.stagekit import Option, run_cli
 
-        loaded = load_params(params)
-        cfg = loaded.benchmark
-        if protocol is not None:
-            raw = cfg.model_dump(mode="json") | {"protocol": protocol}
-            cfg = validate_section("benchmark", raw, f"--protocol {protocol}")
-        verdict = run_benchmark(cfg, loaded.common, dataset, manifest, out)
-        resolved = loaded.resolved("common") | {"benchmark": cfg.model_dump(mode="json")}
-        save_resolved_config(out, **resolved)
-        word = "ACCEPTED" if verdict["accepted"] else "REJECTED"
-        typer.echo(
-            f"benchmark {word} (rule: {verdict['rule_label']}): {verdict['reason']}; "
-            f"see {out / 'report/results.md'}"
-        )
+        paths = {"dataset": dataset, "manifest": manifest, "out": out}
+        run_cli(STAGE, params, paths, [Option("benchmark", "protocol", protocol, "--protocol")])
