@@ -19,6 +19,7 @@ def test_next_ingest_removes_what_a_killed_one_left(
     (dead / "images" / "img-0.png").write_bytes(b"\x89PNG" + b"0" * 1000)
     (out / ".images.old-31337").mkdir()
     (out / ".metrics.json.x7y8.tmp").write_text('{"half":')
+    (out / ".notes.txt.tmp").write_text("someone else's")  # not a name ingest makes
     live = out / ".ingest-running.tmp"
     live.mkdir()
     fd = hold(live)  # another ingest still at work
@@ -27,5 +28,5 @@ def test_next_ingest_removes_what_a_killed_one_left(
     finally:
         os.close(fd)
     hidden = sorted(p.name for p in out.iterdir() if p.name.startswith("."))
-    assert hidden == [live.name]
+    assert hidden == [live.name, ".notes.txt.tmp"]
     assert (out / "manifest.parquet").is_file()

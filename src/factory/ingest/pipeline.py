@@ -52,7 +52,12 @@ OUTPUTS = (
 FAILED_QUARANTINE = "quarantine.failed.jsonl"
 # What killed runs leave in the output folder: staging folders (.ingest-XXXX.tmp), atomic
 # writes' temporaries (.metrics.json.XXXX.tmp) and swapped-out folders (.images.old-PID).
-LEFTOVERS = (".*.tmp", ".*.old-*")
+# Only names this stage makes: --out may be a folder that holds other files too.
+LEFTOVERS = (
+    ".ingest-*.tmp",
+    *(f".{name}.*.tmp" for name in (*OUTPUTS, FAILED_QUARANTINE)),
+    *(f".{name}.old-*" for name in OUTPUTS),
+)
 
 log = logging.getLogger(__name__)
 

@@ -182,7 +182,8 @@ def prepare_out_dir(out_dir: Path, settings: dict, plan: list[PlannedImage]) -> 
         shutil.rmtree(progress, ignore_errors=True)
     for stale in (METADATA_FILE, "config.json"):
         (out_dir / stale).unlink(missing_ok=True)
-    sweep(out_dir, (".*.tmp",))  # half-written files of a killed run (atomic writes)
+    # half-written files of a killed run (atomic writes' temporaries)
+    sweep(out_dir, tuple(f".{name}.*.tmp" for name in (METADATA_FILE, "config.json")))
     shutil.rmtree(out_dir / "grids", ignore_errors=True)
     wanted = {p.path for p in plan}
     images = out_dir / "images"
