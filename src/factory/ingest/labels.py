@@ -46,7 +46,10 @@ DEFAULT_PRESET: dict[str, str] = {
 
 
 def resolve_label_map(
-    source: str, label_map: str | Mapping[str, str | None], classes: tuple[str, ...]
+    source: str,
+    label_map: str | Mapping[str, str | None],
+    classes: tuple[str, ...],
+    where: str = "params.yaml",
 ) -> dict[str, str | None]:
     """The map source label -> class name (or None = drop) for this run.
 
@@ -57,7 +60,7 @@ def resolve_label_map(
         presets = PRESETS[source]
         if name not in presets:
             raise ConfigError(
-                f"params.yaml: ingest.label_map = {label_map!r} is not a map of source "
+                f"{where}: ingest.label_map = {label_map!r} is not a map of source "
                 f"{source!r}; use one of {', '.join(['default', *presets])} or a mapping"
             )
         if source == "folder":
@@ -65,14 +68,14 @@ def resolve_label_map(
         needed = max((i for i in presets[name].values() if i is not None), default=0) + 1
         if len(classes) < needed:
             raise ConfigError(
-                f"params.yaml: ingest.label_map {name!r} needs {needed} classes but "
+                f"{where}: ingest.label_map {name!r} needs {needed} classes but "
                 f"common.classes has {list(classes)}"
             )
         return {k: (None if i is None else classes[i]) for k, i in presets[name].items()}
     unknown = sorted({v for v in label_map.values() if v is not None} - set(classes))
     if unknown:
         raise ConfigError(
-            f"params.yaml: ingest.label_map maps to {unknown}, not in common.classes "
+            f"{where}: ingest.label_map maps to {unknown}, not in common.classes "
             f"{list(classes)}; fix the map or common.classes"
         )
     return {str(k): v for k, v in label_map.items()}
