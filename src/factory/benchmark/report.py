@@ -21,20 +21,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from factory.config import CommonConfig
 from factory.io import atomic_write_json, atomic_write_text
 
 from . import scenarios as sc
-from .config import BenchmarkConfig
 from .data import Pool
 from .explain import write_gradcam
 from .figures import write_figures, write_plot_data
 from .tables import results_markdown
+
+if TYPE_CHECKING:
+    from .run import Outcome
 
 
 def finite(obj: Any) -> Any:
@@ -88,17 +89,10 @@ def headline(results: dict[str, Any], verdict: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def write_report(
-    out: Path,
-    cfg: BenchmarkConfig,
-    common: CommonConfig,
-    pool: Pool,
-    the_plan: Any,
-    runs: list,
-    summary: dict[str, Any],
-    verdict: dict[str, Any],
-    main_model: Any,
-) -> None:
+def write_report(out: Path, outcome: Outcome) -> None:
+    """Every output of a finished benchmark into `out` (inside the caller's atomic folder)."""
+    cfg, pool, the_plan, runs = outcome.cfg, outcome.pool, outcome.plan, outcome.runs
+    summary, verdict = outcome.summary, outcome.verdict
     names = [s.name for s in the_plan.scenarios]
     main_config = f"{cfg.backbones[0]}@{cfg.image_sizes[0]}px"
     report, plots = out / "report", out / "plots"
@@ -114,13 +108,11 @@ def write_report(
     }
     atomic_write_json(out / "metrics.json", finite(metrics))
     atomic_write_json(out / "acceptance.json", finite(verdict))
-    atomic_write_text(
-        report / "results.md", results_markdown(cfg, pool, the_plan, runs, summary, verdict)
-    )
+    atomic_write_text(report / "results.md", results_markdown(outcome))
     predictions_frame(pool, runs).to_parquet(report / "predictions.parquet", index=False)
     write_plot_data(plots, cfg, pool, runs, names, main_config)
     write_figures(plots / "images", cfg, pool, runs, summary, names, main_config)
-    boxes = write_gradcam(report / "gradcam", cfg, pool, main_model)
+    boxes = write_gradcam(report / "gradcam", cfg, pool, outcome.main_model)
     atomic_write_json(
         report / "gradcam.json",
         {"model": main_config, "scenario": verdict["scenario"], "boxes": boxes},
@@ -130,7 +122,7 @@ def write_report(
     atomic_write_json(
         report / "run.json",
         {
-            "seed": common.seed,
+            "seed": outcome.common.seed,
             "seeds": sorted({r.seed for r in runs}),
             "classes": list(pool.classes),
             "manifest_sha256": pool.manifest_sha256,

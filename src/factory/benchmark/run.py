@@ -58,6 +58,20 @@ class Run:
     curve: list[dict[str, float]]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A finished benchmark, as its report reads it."""
+
+    cfg: BenchmarkConfig
+    common: CommonConfig
+    pool: Pool
+    plan: Plan
+    runs: list[Run]
+    summary: dict[str, Any]
+    verdict: dict[str, Any]
+    main_model: Any  # (model, split, x) of the main job, for Grad-CAM; None if not run
+
+
 def config_label(backbone: str, size: int) -> str:
     return f"{backbone}@{size}px"
 
@@ -404,5 +418,5 @@ def run_benchmark(
         ),
     }
     with atomic_dir(out_dir) as tmp:
-        write_report(tmp, cfg, common, pool, the_plan, runs, summary, verdict, main_model)
+        write_report(tmp, Outcome(cfg, common, pool, the_plan, runs, summary, verdict, main_model))
     return verdict

@@ -8,11 +8,13 @@ words and the numbers that rule was applied to.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import scenarios as sc
 from .config import BenchmarkConfig
-from .data import Pool
+
+if TYPE_CHECKING:
+    from .run import Outcome
 
 
 def display_name(name: str, protocol: str) -> str:
@@ -44,86 +46,85 @@ def _diff(summary: dict[str, float] | None) -> str:
     return f"{summary['mean']:+.3f}{ci}"
 
 
+def markdown_table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    """A Markdown (GFM) table, one line per row."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
 def sutjiadi_table(
     results: dict[str, Any],
     the_plan: Any,
     runs: list,
     config: str,
     classes: tuple[str, ...],
-    protocol: str,
 ) -> list[str]:
     """Sutjiadi et al. Table 4: per scenario and class, accuracy/precision/recall/F1."""
     sizes = {r.scenario: r.train_size for r in runs if r.config == config}
-    lines = [
-        "| # | Real (train) | Synthetic | Class | Accuracy | Precision | Recall | F1-score |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["#", "Real (train)", "Synthetic", "Class", "Accuracy", "Precision", "Recall"]
+    rows = []
     for k, scen in enumerate(the_plan.scenarios, 1):
-        res = results[scen.name]
-        size = sizes.get(scen.name, {})
+        res, size = results[scen.name], sizes.get(scen.name, {})
         for c, (cls, side) in enumerate(zip(classes, ("negative", "positive"), strict=True)):
-            first = c == 0
-            lines.append(
-                f"| {k if first else ''} | {size.get('real', '') if first else ''} | "
-                f"{size.get('synthetic', '') if first else ''} | {cls} | "
-                f"{_fmt(res['accuracy']) if first else ''} | {_fmt(res['precision_' + side])} | "
-                f"{_fmt(res['recall_' + side])} | {_fmt(res['f1_' + side])} |"
+            first = [k, size.get("real", ""), size.get("synthetic", "")]
+            rows.append(
+                (first if c == 0 else ["", "", ""])
+                + [cls, _fmt(res["accuracy"]) if c == 0 else ""]
+                + [_fmt(res[f"{m}_{side}"]) for m in ("precision", "recall", "f1")]
             )
-    return lines
+    return markdown_table([*header, "F1-score"], rows)
+
+
+def scenario_row(
+    name: str, results: dict[str, Any], diffs: dict[str, Any], protocol: str
+) -> dict[str, str]:
+    """A scenario's main figures, with intervals and its paired AUC gain."""
+    r = results[name]
+    return {
+        "scenario": display_name(name, protocol),
+        "AUC [95% CI]": _fmt(r["auc"], True),
+        "balanced accuracy [95% CI]": _fmt(r["balanced_accuracy"], True),
+        "sensitivity": _fmt(r["sensitivity"]),
+        "specificity": _fmt(r["specificity"]),
+        "ΔAUC vs real+0 [95% CI]": _diff(diffs.get(name, {}).get("auc")),
+    }
 
 
 def detail_table(
     results: dict[str, Any], diffs: dict[str, Any], names: list[str], protocol: str
 ) -> list[str]:
-    lines = [
-        "| scenario | AUC [95% CI] | balanced accuracy [95% CI] | sensitivity | specificity | "
-        "ΔAUC vs real+0 [95% CI] | Δbalanced accuracy [95% CI] | test images / patients |",
-        "|---|---|---|---|---|---|---|---|",
+    """The card's rows, plus the balanced-accuracy gain and the test set's size."""
+    rows = [
+        scenario_row(name, results, diffs, protocol)
+        | {
+            "Δbalanced accuracy [95% CI]": _diff(diffs.get(name, {}).get("balanced_accuracy")),
+            "test images / patients": f"{results[name]['n_images']} / "
+            f"{results[name]['n_patients']}",
+        }
+        for name in names
     ]
-    for name in names:
-        r = results[name]
-        d = diffs.get(name, {})
-        lines.append(
-            f"| {display_name(name, protocol)} | {_fmt(r['auc'], True)} | "
-            f"{_fmt(r['balanced_accuracy'], True)} | {_fmt(r['sensitivity'])} | "
-            f"{_fmt(r['specificity'])} | {_diff(d.get('auc'))} | "
-            f"{_diff(d.get('balanced_accuracy'))} | {r['n_images']} / {r['n_patients']} |"
-        )
-    return lines
+    return markdown_table(list(rows[0]), [list(r.values()) for r in rows])
 
 
 def card_table(
     results: dict[str, Any], diffs: dict[str, Any], names: list[str], protocol: str
 ) -> list[dict[str, Any]]:
     """One row per scenario of the main model, for the dataset card (acceptance.json)."""
-    return [
-        {
-            "scenario": display_name(name, protocol),
-            "AUC [95% CI]": _fmt(results[name]["auc"], True),
-            "balanced accuracy [95% CI]": _fmt(results[name]["balanced_accuracy"], True),
-            "sensitivity": _fmt(results[name]["sensitivity"]),
-            "specificity": _fmt(results[name]["specificity"]),
-            "ΔAUC vs real+0 [95% CI]": _diff(diffs.get(name, {}).get("auc")),
-        }
-        for name in names
-    ]
+    return [scenario_row(name, results, diffs, protocol) for name in names]
 
 
 def prodan_table(results: dict[str, Any], cfg: BenchmarkConfig, names: list[str]) -> list[str]:
     """Prodan et al. Table 2: per resolution and data variant, one row per backbone."""
-    lines = ["| Model | Accuracy | AUC | Precision | Recall | F1 |", "|---|---|---|---|---|---|"]
+    rows: list[list[Any]] = []
     for size in cfg.image_sizes:
-        lines.append(f"| **{size}×{size}** | | | | | |")
+        rows.append([f"**{size}×{size}**", "", "", "", "", ""])
         for name in names:
-            lines.append(f"| *{name}* | | | | | |")
+            rows.append([f"*{name}*", "", "", "", "", ""])
             for backbone in cfg.backbones:
                 r = results[f"{backbone}@{size}px"][name]
-                lines.append(
-                    f"| {backbone} | {_fmt(r['accuracy'])} | {_fmt(r['auc'])} | "
-                    f"{_fmt(r['precision_positive'])} | {_fmt(r['recall_positive'])} | "
-                    f"{_fmt(r['f1_positive'])} |"
-                )
-    return lines
+                keys = ("accuracy", "auc", "precision_positive", "recall_positive", "f1_positive")
+                rows.append([backbone, *(_fmt(r[k]) for k in keys)])
+    return markdown_table(["Model", "Accuracy", "AUC", "Precision", "Recall", "F1"], rows)
 
 
 def verdict_lines(verdict: dict[str, Any]) -> list[str]:
@@ -144,14 +145,9 @@ def verdict_lines(verdict: dict[str, Any]) -> list[str]:
     return lines
 
 
-def results_markdown(
-    cfg: BenchmarkConfig,
-    pool: Pool,
-    the_plan: Any,
-    runs: list,
-    summary: dict[str, Any],
-    verdict: dict[str, Any],
-) -> str:
+def results_markdown(outcome: Outcome) -> str:
+    """report/results.md: the verdict first, then the papers' tables per backbone@size."""
+    cfg, pool, the_plan, summary = outcome.cfg, outcome.pool, outcome.plan, outcome.summary
     names = [s.name for s in the_plan.scenarios]
     title = {
         "heldout": "held-out real patients (leakage-safe; decides acceptance)",
@@ -167,12 +163,12 @@ def results_markdown(
         "",
     ]
     out += [f"> {n}" for n in the_plan.notes] + ([""] if the_plan.notes else [])
-    out += verdict_lines(verdict)
+    out += verdict_lines(outcome.verdict)
     for config in summary["results"]:
         res, diffs = summary["results"][config], summary["differences"][config]
         label = f" ({sc.SUTJIADI_NOTE})" if cfg.protocol == "sutjiadi2025" else ""
         out += [f"## {config}", "", f"Shaped like Sutjiadi et al., Table 4{label}:", ""]
-        out += sutjiadi_table(res, the_plan, runs, config, pool.classes, cfg.protocol)
+        out += sutjiadi_table(res, the_plan, outcome.runs, config, pool.classes)
         out += ["", "With intervals and paired differences against the baseline:", ""]
         out += [*detail_table(res, diffs, names, cfg.protocol), ""]
     if cfg.protocol == "prodan2023":
