@@ -13,7 +13,6 @@ import os
 import sys
 
 from factory.config import Params
-from factory.errors import ConfigError
 from factory.ingest.config import IngestConfig
 from factory.stagekit import Stage, StageRun
 from factory.train.config import TrainConfig
@@ -25,10 +24,7 @@ def label_map_fits(params: Params) -> None:
 
     cfg = params.ingest
     assert cfg is not None
-    try:
-        resolve_label_map(cfg.source, cfg.label_map, params.common.classes)
-    except ConfigError as exc:  # its message says params.yaml; name the file read
-        raise ConfigError(str(exc).replace("params.yaml", params.source, 1)) from None
+    resolve_label_map(cfg.source, cfg.label_map, params.common.classes, where=params.source)
 
 
 def _ingest(run: StageRun) -> None:
