@@ -463,6 +463,17 @@ def _ci(d: dict, key: str = "auc") -> str:
     return f"{d[key]:.3f} [{d['ci95'][0]:.3f}, {d['ci95'][1]:.3f}]"
 
 
+def _num(x: float) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.0f}"
+
+
+def _budget(row: dict, doc: dict) -> str:
+    t = row["train"]
+    if "batch" in t:
+        return f"{t['steps']} x {t['batch']}"
+    return f"{t['steps']} x {doc['budget']['batch_size']}"
+
+
 def markdown(doc: dict) -> str:
     ref = doc["reference"]
     lines = [
@@ -475,16 +486,17 @@ def markdown(doc: dict) -> str:
         f"{_ci(ref['fidelity_val'])}, on test (TRTR) = {_ci(ref['trtr'])}; "
         f"memorized fraction of real val = {ref['memorized_val']:.3f}.",
         "",
-        "| variant | train wall s | train CPU s | FRD (sd) | FRD ratio | detectability AUC "
-        "[95% CI] | class fidelity AUC [95% CI] | TSTR AUC [95% CI] | memorized [95% CI] "
-        "| sample img/s | peak RSS MB |",
-        "| --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: |",
+        "| variant | steps x batch | train wall s | train CPU s | FRD (sd) | FRD ratio "
+        "| detectability AUC [95% CI] | class fidelity AUC [95% CI] | TSTR AUC [95% CI] "
+        "| memorized [95% CI] | sample img/s | peak RSS MB |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: |",
     ]
     for row in doc["variants"]:
         e = row["final"]
         mem = e["memorized"]
         lines.append(
-            f"| {row['name']} | {row['train']['wall_s']:.0f} | {row['train']['cpu_s']:.0f} | "
+            f"| {row['name']} | {_budget(row, doc)} | {_num(row['train']['wall_s'])} | "
+            f"{_num(row['train']['cpu_s'])} | "
             f"{e['frd']['value']:.2f} ({e['frd']['value_sd']:.2f}) | {e['frd']['ratio']:.2f} | "
             f"{_ci(e['detectability'])} | {_ci(e['class_fidelity'])} | {_ci(e['tstr'])} | "
             f"{mem['fraction']:.3f} [{mem['ci95'][0]:.3f}, {mem['ci95'][1]:.3f}] | "
@@ -519,7 +531,7 @@ def plot(doc: dict, path: Path) -> None:
         ("memorized fraction", lambda t: t["memorized"]["fraction"]),
     ]
     for ax, (title, get) in zip(axes, keys, strict=True):
-        for row in doc["variants"]:
+        for row in (r for r in doc["variants"] if r["trace"]):
             steps = [t["step"] for t in row["trace"]]
             ax.plot(steps, [get(t) for t in row["trace"]], marker="o", label=row["name"])
         ax.set_title(title, fontsize=9)
@@ -569,6 +581,56 @@ def run_variant(name: str, real: dict, ref: Reference, common: Any, base: dict, 
     }
 
 
+def global_batch(lineage: dict) -> str:
+    """'32 (2 processes x 16)' from a train lineage.json, '?' when it is not there."""
+    try:
+        per = lineage["params"]["train"]["batch_size"]
+        procs = lineage["launch"]["processes"]
+    except KeyError:
+        return "?"
+    return f"{per * procs} ({procs} processes x {per})"
+
+
+def model_rows(spec: str, guidances: str, real: dict, ref: Reference, common: Any, args: Any):
+    """Rows for already-trained model folders (`name=dir,...`), no training: e.g. the
+    demo's own `dvc repro` model at its full budget, at each guidance scale."""
+    from factory.generator import read_generator_meta
+
+    rows = []
+    for item in filter(None, spec.split(",")):
+        name, folder = item.split("=", 1)
+        meta = read_generator_meta(folder)
+        lineage = Path(folder).parent / "lineage.json"
+        facts = json.loads(lineage.read_text()) if lineage.exists() else {}
+        for w in (float(g) for g in guidances.split(",")):
+            label = f"{name}, guidance {w:g}"
+            images, labels, timing = draw(
+                Path(folder), args.out / f"{name}-w{w:g}", common, args, w
+            )
+            point = {
+                "step": meta.train_steps,
+                "sampling": timing,
+                **evaluate(images, labels, real, ref, args, True),
+            }
+            print(f"[{label}] {json.dumps(point)[:400]}", flush=True)
+            rows.append(
+                {
+                    "name": label,
+                    "overrides": {"model": str(folder), "guidance": w},
+                    "train": {
+                        "steps": meta.train_steps,
+                        "wall_s": facts.get("wall_seconds_this_run", float("nan")),
+                        "cpu_s": float("nan"),  # not measured by this script
+                        "batch": global_batch(facts),
+                    },
+                    "trace": [],
+                    "final": point,
+                    "peak_rss_mb": peak_rss_mb(),
+                }
+            )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--manifest", type=Path, default=Path("outputs/ingest/manifest.parquet"))
@@ -586,6 +648,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frd-workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", default="", help="name=model_dir,... evaluated as they are")
+    ap.add_argument("--model-guidance", default="1", help="guidance scales for --models")
+    ap.add_argument("--include", type=Path, help="an earlier run's JSON: keep its variants")
     args = ap.parse_args(argv)
     import torch
     import yaml
@@ -622,9 +687,13 @@ def main(argv: list[str] | None = None) -> int:
         "variants": [],
     }
     print(f"reference: {json.dumps(doc['reference'])}", flush=True)
-    for name in args.variants.split(","):
+    if args.include:
+        doc["variants"] += json.loads(args.include.read_text())["variants"]
+        doc["included"] = str(args.include)
+    for name in filter(None, args.variants.split(",")):
         doc["variants"].append(run_variant(name, real, ref, common, base, args))
         write(doc, args.out)  # after every variant: a crash keeps what was measured
+    doc["variants"] += model_rows(args.models, args.model_guidance, real, ref, common, args)
     doc["loadavg_end"] = loadavg()
     doc["cpu_s_total"] = cpu_seconds()
     write(doc, args.out)
