@@ -442,18 +442,13 @@ def snapshot(
 
 
 def pull_set(
-    repo_id: str,
-    revision: str,
-    hub: Hub,
-    *,
-    cache_dir: str | Path | None = None,
-    offline: bool = False,
-    trusted: Any = None,
+    repo_id: str, revision: str, hub: Hub, *, trusted: Any = None, **download: Any
 ) -> tuple[Path, Verification]:
-    """Download `revision` and check every claim and the signature (against `trusted`, a
-    public key, when given); refuse a set that differs, is badly signed or failed its gate."""
+    """Download `revision` (`download`: `snapshot`'s cache_dir, offline) and check every
+    claim and the signature (against `trusted`, a public key, when given); refuse a set
+    that differs, is badly signed or failed its gate."""
     where = f"{repo_id}@{revision}"
-    path = snapshot(repo_id, revision, hub, cache_dir=cache_dir, offline=offline)
+    path = snapshot(repo_id, revision, hub, **download)
     result = check_set(path, trusted)
     if result.differences:
         first, n = result.differences[0], len(result.differences)
