@@ -132,15 +132,18 @@ def model_section(train_dir: Path, classes: tuple[str, ...]) -> dict[str, Any]:
             f"{train_dir / 'model' / META_FILE}: model classes {list(meta.classes)} differ from "
             f"common.classes {list(classes)}; retrain or fix params.yaml"
         )
-    training = _optional_json(train_dir / "lineage.json")
+    path = train_dir / "lineage.json"
+    training = _optional_json(path)
+    if not isinstance(training, dict) or not isinstance(training.get("split"), str):
+        raise FactoryError(f"{path}: missing, or no 'split' the model trained on; re-run train")
     return {
         "model_hash": meta.model_hash,
         "train_steps": meta.train_steps,
         "manifest_sha256": meta.manifest_sha256,
         "image_size": meta.image_size,
         "classes": list(meta.classes),
-        "split": lin.find_key(training, "split", "split_used", "train_split") or "train",
-        "git_commit": lin.find_key(training, "git_commit", "commit"),
+        "split": training["split"],
+        "git_commit": training.get("git_commit"),
         "params": _optional_json(train_dir / "config.json"),
         "training": training,
     }

@@ -147,19 +147,6 @@ def sampler_summary(accepted: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def find_key(tree: Any, *names: str) -> Any:
-    """The first value under any of `names`, searched breadth-first in a JSON tree."""
-    queue = [tree]
-    while queue:
-        node = queue.pop(0)
-        if isinstance(node, Mapping):
-            for name in names:
-                if name in node and node[name] is not None:
-                    return node[name]
-            queue.extend(v for v in node.values() if isinstance(v, Mapping))
-    return None
-
-
 def consistency_checks(
     accepted: pd.DataFrame, model_meta: Mapping[str, Any], manifest_sha256: str
 ) -> list[dict[str, Any]]:
