@@ -74,15 +74,18 @@ def _inside_git_tree(path: Path) -> bool:
     folder = path.parent
     while not folder.exists():
         folder = folder.parent
-    probe = subprocess.run(
-        ["git", "-C", str(folder), "check-ignore", "-q", str(path)], capture_output=True
-    )
-    inside = subprocess.run(
-        ["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
-        capture_output=True,
-        text=True,
-    )
-    return inside.stdout.strip() == "true" and probe.returncode != 0
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+        )
+        ignored = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "-q", str(path)], capture_output=True
+        )
+    except OSError:  # no git on this machine: nothing to keep the key out of
+        return False
+    return inside.stdout.strip() == "true" and ignored.returncode != 0
 
 
 def new_key(path: str | Path) -> tuple[Path, Path]:
