@@ -181,13 +181,15 @@ def image_rows(rows: pd.DataFrame, lineage: Mapping[str, Any]) -> list[dict[str,
         flags = []
         if r.image_id in closest:
             flags.append(f"closest-{EXTREMES}-to-real")
-        if threshold is not None and r.nearest_real_ncc <= 2 * threshold:
+        if threshold is not None and r.nearest_real_ncc <= threshold:
+            flags.append("below-memorization-threshold")
+        elif threshold is not None and r.nearest_real_ncc <= 2 * threshold:
             flags.append("within-2x-memorization-threshold")
         out.append(
             {
                 "id": r.image_id,
                 "class": classes[int(r.label)],
-                "seed": int(r.seed),
+                "seed": str(int(r.seed)),  # 64-bit: exact as text (JS numbers are doubles)
                 "sampler": f"{r.scheduler}, {int(r.steps)} steps, guidance {r.guidance:g}",
                 "ncc": float(r.nearest_real_ncc),
                 "feature": float(r.nearest_real_feature_distance),
@@ -214,7 +216,7 @@ def chain_for_page(lineage: Mapping[str, Any]) -> dict[str, Any]:
         "source_split": chain["source_files"]["split"],
         "source": None
         if record is None
-        else {"adapter": record.get("adapter"), **record["dataset"], **record["terms"]},
+        else {**record["terms"], **record["dataset"], "adapter": record.get("adapter")},
         "set": chain["set"],
     }
 
