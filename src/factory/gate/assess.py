@@ -303,8 +303,10 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
     present = [c for c in range(len(inputs.classes)) if (inputs.fake_labels == c).any()]
     _check_sizes(inputs, config, present)  # fail before minutes of features, not after
     sets = _features(inputs, config, present)
-    overall, per_class, measured = _distribution(sets, inputs.classes, config, seed)
-    detectability, scores = _detectability(sets, config, seed)
+    with detect.one_thread():
+        overall, per_class, measured = _distribution(sets, inputs.classes, config, seed)
+        detectability, scores = _detectability(sets, config, seed)
+        fidelity = _fidelity(sets, inputs.classes, config, seed)
     per_image, thresholds, calibration = _per_image(inputs, sets, config)
     result = GateResult(
         overall=overall,
@@ -316,7 +318,7 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
         measured=measured,
         detectability=detectability,
         detect_scores=scores,
-        fidelity=_fidelity(sets, inputs.classes, config, seed),
+        fidelity=fidelity,
     )
     _fractions(result, inputs)
     _tests_measured(result, inputs.classes)

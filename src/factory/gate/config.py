@@ -123,14 +123,21 @@ class GateConfig(Section):
     )
     cnn_folds: int = Field(3, ge=2, le=20, description="Cross-validation folds of the CNN.")
     cnn_model: str = Field(
-        "test_efficientnet",
+        "test_byobnet",
         min_length=1,
         description="timm model of the CNN probes (random init; the benchmark's code path).",
     )
     cnn_image_size: int = Field(32, ge=16, le=1024, description="CNN input side in pixels.")
-    cnn_epochs: int = Field(3, ge=1, le=1000, description="CNN training epochs per fold.")
+    cnn_epochs: int = Field(12, ge=1, le=1000, description="CNN training epochs per fold.")
+    cnn_max_images: int = Field(
+        200,
+        ge=4,
+        le=1_000_000,
+        description="At most this many images of each set go into a CNN test (a random, "
+        "seeded subset): bounds its cost on large sets.",
+    )
     cnn_batch_size: int = Field(32, ge=2, le=4096, description="CNN batch size.")
-    cnn_lr: float = Field(2e-3, gt=0, le=1, description="CNN Adam learning rate.")
+    cnn_lr: float = Field(5e-3, gt=0, le=1, description="CNN Adam learning rate.")
     bootstrap: int = Field(
         500, ge=50, le=100_000, description="Bootstrap replicates of each AUC's 95% CI."
     )

@@ -15,7 +15,7 @@ import numpy as np
 
 from factory.gate import cnn
 from factory.gate.config import GateConfig
-from factory.gate.detect import AucResult, auc_ci, linear_probe, usable_columns
+from factory.gate.detect import AucResult, auc_ci, linear_probe, one_thread, usable_columns
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,26 @@ def _linear_scores(
     ]
 
 
+def _scores(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    fake_x: np.ndarray,
+    config: GateConfig,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(label 1) of the val and synthetic rows from the classifier trained on train."""
+    if config.class_fidelity_model == "cnn":
+        x = cnn.to_pixels(np.concatenate([train_x, val_x, fake_x]), config.cnn_image_size)
+        n_t, n_v = len(train_x), len(val_x)
+        rows = np.arange(len(x))
+        y = np.concatenate([train_y, np.zeros(len(x) - n_t, dtype=train_y.dtype)])
+        prob = cnn.train_and_score(x, y, rows[:n_t], rows[n_t:], config, seed)
+        return prob[:n_v], prob[n_v:]
+    val_p, fake_p = _linear_scores(train_x, train_y, [val_x, fake_x])
+    return val_p, fake_p
+
+
 def class_fidelity(
     train_x: np.ndarray,
     train_y: np.ndarray,
@@ -66,16 +86,8 @@ def class_fidelity(
     the positive class is label 1 (as the benchmark's classifier).
     """
     (val_x, val_y), (fake_x, fake_y) = val, fake
-    if config.class_fidelity_model == "cnn":
-        x = cnn.to_pixels(np.concatenate([train_x, val_x, fake_x]), config.cnn_image_size)
-        n_t, n_v = len(train_x), len(val_x)
-        rows = np.arange(len(x))
-        prob = cnn.train_and_score(
-            x, np.concatenate([train_y, val_y, fake_y]), rows[:n_t], rows[n_t:], config, seed
-        )
-        val_p, fake_p = prob[:n_v], prob[n_v:]
-    else:
-        val_p, fake_p = _linear_scores(train_x, train_y, [val_x, fake_x])
+    with one_thread():
+        val_p, fake_p = _scores(train_x, train_y, val_x, fake_x, config, seed)
     agreement = {}
     for c, name in enumerate(classes):
         agree = [

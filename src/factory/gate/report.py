@@ -109,6 +109,8 @@ def detectability_extremes(inputs: GateInputs, result: GateResult, path: Path) -
     if result.detect_scores is None:
         return None
     probe, rows, scores = result.detect_scores
+    finite = np.isfinite(scores)
+    rows, scores = rows[finite], scores[finite]
     order = np.argsort(-scores)
     n = min(CLOSEST_PAIRS, len(order))
     if n == 0:
