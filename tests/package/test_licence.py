@@ -88,3 +88,72 @@ def test_override_without_who_or_why_is_an_error(override, missing):
 def test_set_without_recorded_terms_cannot_go_public():
     with pytest.raises(LicenceRefused, match="records no source terms"):
         check_redistribution({"source": {"datasets": ["inbreast"]}}, private=False)
+
+
+# -- end to end: `factory publish` against the test Hub, on the real upstream -------------
+REPO = "factory-org/restricted"
+
+
+@pytest.fixture(scope="module")
+def restricted_project(tmp_path_factory, upstream, params):
+    """A clean project whose set was packaged from a source.json naming INbreast."""
+    import json
+
+    from upstream import copy_outputs, make_project
+
+    copy = copy_outputs(upstream, tmp_path_factory.mktemp("inbreast-upstream"))
+    source = copy.root / "outputs" / "ingest" / "source.json"
+    record = json.loads(source.read_text())
+    record["dataset"] = {"id": "inbreast", "name": "INbreast", "synthetic": False, "marker": None}
+    record["terms"] = adapter_terms("inbreast").as_dict()
+    source.write_text(json.dumps(record))
+    root = tmp_path_factory.mktemp("restricted")
+    return root, make_project(root, copy, params)
+
+
+def publish_to(server, project, **kw):
+    from factory.package.hub import Hub, publish
+
+    root, set_dir = project
+    return publish(
+        set_dir,
+        REPO,
+        Hub(endpoint=server.url, token=server.state.token, backoff=0.0),
+        acceptance_path=root / "outputs" / "benchmark" / "acceptance.json",
+        project_dir=root,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+def test_publish_refuses_public_allows_private_and_records_override(restricted_project, tmp_path):
+    import json
+
+    from hubserver import HubServer
+    from huggingface_hub import DatasetCard
+
+    from factory.package.hub import Hub, download_set
+
+    with HubServer() as hub:
+        with pytest.raises(LicenceRefused, match=r"refusing a PUBLIC push.*'INbreast'"):
+            publish_to(hub, restricted_project, private=False)
+        assert REPO not in hub.state.repos  # refused before anything was created
+        publish_to(hub, restricted_project, private=True)
+        assert hub.state.repos[REPO].private
+    with HubServer() as hub:
+        publish_to(hub, restricted_project, private=False, terms_override=OVERRIDE)
+        assert not hub.state.repos[REPO].private
+        pulled = download_set(
+            REPO, "v0.1.0", Hub(endpoint=hub.url, token=None), cache_dir=tmp_path / "c"
+        )
+    lineage = json.loads((pulled / "lineage.json").read_text())
+    recorded = lineage["publication"]["terms_override"]
+    assert recorded["decided_by"] == OVERRIDE["decided_by"]
+    assert recorded["reason"] == OVERRIDE["reason"] and recorded["source"] == "INbreast"
+    card = DatasetCard.load(pulled / "README.md")
+    assert OVERRIDE["decided_by"] in card.text
+    croissant = json.loads((pulled / "croissant.json").read_text())  # publish uploads it
+    assert croissant["prov:wasDerivedFrom"]["identifier"] == "inbreast"
+    assert any(
+        "Benchmark verdict: accepted" in line for line in croissant["rai:dataPreprocessingProtocol"]
+    )
