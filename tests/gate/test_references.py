@@ -52,6 +52,15 @@ def real() -> dict[str, reference.ImageSet]:
     return {"train": image_set(*train), "val": image_set(*val)}
 
 
+def compare(real, fake, config):
+    rng = np.random.default_rng(0)
+    train_ms = reference.within_class_ms_ssim(real["train"], config.diversity_pairs, rng)
+    whole = reference.set_metrics(real["train"], fake, train_ms, config, 0, rng)
+    return reference.compare_scope(
+        real["train"], real["val"], fake, "overall", config, 0, train_ms, whole
+    )
+
+
 def test_stratified_subsets_take_the_val_class_counts() -> None:
     labels = np.repeat([0, 1], [30, 10])
     rng = np.random.default_rng(0)
@@ -68,8 +77,8 @@ def test_reference_is_real_val_against_train_and_synthetic_is_compared_at_val_si
     config = GateConfig(**FAST, min_reference_images=10)
     good = image_set(*draw(30, 3))
     bad = image_set(blurred(good.images), good.labels)
-    fair = reference.compare_scope(real["train"], real["val"], good, "overall", config, 0)
-    off = reference.compare_scope(real["train"], real["val"], bad, "overall", config, 0)
+    fair = compare(real, good, config)
+    off = compare(real, bad, config)
     for m in (fair, off):
         assert m["fid"].n_synthetic == m["fid"].n_reference == 24  # val's size
         assert m["fid"].reference == fair["fid"].reference  # the same real-vs-real value
@@ -83,6 +92,8 @@ def test_reference_is_real_val_against_train_and_synthetic_is_compared_at_val_si
     assert fair["fid"].value / fair["fid"].reference < 2.5
     assert off["fid"].value / off["fid"].reference > 5
     assert off["recall"].value < fair["recall"].value
+    # MS-SSIM: the whole synthetic set (a mean over pairs does not depend on the set size)
+    assert fair["ms_ssim_gap"].n_synthetic == 60 and fair["ms_ssim_gap"].reference is not None
     checks = evaluate(
         {"overall": off}, GateConfig(**FAST, max_fid_ratio=2.5, max_memorized_fraction=None)
     )
@@ -94,7 +105,7 @@ def test_reference_is_real_val_against_train_and_synthetic_is_compared_at_val_si
 def test_a_val_set_too_small_for_a_stable_reference_says_so_and_fails_ratio_gates(real):
     config = GateConfig(**FAST, min_reference_images=30, max_fid_ratio=100.0)
     good = image_set(*draw(30, 3))
-    measured = reference.compare_scope(real["train"], real["val"], good, "overall", config, 0)
+    measured = compare(real, good, config)
     note = measured["fid"].note
     assert "val too small for a stable reference" in note
     assert "need 30" in note and "gate.min_reference_images" in note and "has 24" in note
@@ -106,7 +117,7 @@ def test_too_few_val_images_for_any_reference_name_the_count_and_key(real):
     config = GateConfig(**FAST)
     tiny_val = real["val"].take(np.array([0, 1, 12, 13]))  # 4 images: PRDC needs 6
     good = image_set(*draw(10, 3))
-    measured = reference.compare_scope(real["train"], tiny_val, good, "overall", config, 0)
+    measured = compare({"train": real["train"], "val": tiny_val}, good, config)
     assert measured["recall"].reference is None and not measured["recall"].usable
     assert "need 6" in measured["recall"].note and "ingest.split" in measured["recall"].note
     assert measured["fid"].reference is not None  # FID needs only 2

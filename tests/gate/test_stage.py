@@ -17,7 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_params(path: Path, **gate) -> Path:
-    base = {"extractor": "random_cnn", "frd": False, "kid_subsets": 10, "diversity_pairs": 20}
+    base = {
+        "extractor": "random_cnn",
+        "frd": False,
+        "kid_subsets": 10,
+        "diversity_pairs": 20,
+        "reference_subsets": 3,
+        "bootstrap": 100,
+        "detectability": ["features"],
+        "min_reference_images": 6,
+    }
     params = {"common": {"seed": 0, "image_size": 32}, "gate": {**base, **gate}}
     path.write_text(yaml.safe_dump(params))
     return path
@@ -59,13 +68,15 @@ def test_failing_gate_exits_nonzero_keeps_report_and_no_accepted_list(gate_dirs,
     message = proc.stderr[proc.stderr.index("error: gate failed") :]  # after progress bars
     assert len(message.strip().splitlines()) < 25  # one screen
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["passed"] is False and metrics["failed"] == ["fid"]
+    assert metrics["passed"] is False and metrics["mode"] == "stop"
+    assert [c["gate"] for c in metrics["checks"] if not c["passed"]] == ["max_fid"]
     assert (out / "report" / "report.md").read_text().startswith("# Gate report: FAILED")
     for picture in (
         "grid_normal.png",
         "grid_abnormal.png",
         "closest_pairs.png",
         "memorization_distances.png",
+        "detectability_extremes.png",
     ):
         assert (out / "report" / picture).stat().st_size > 1000
     assert not (out / "accepted.parquet").exists()

@@ -168,18 +168,20 @@ def _distribution(
 ) -> tuple[dict, dict, dict[str, dict[str, Measured]]]:
     """Whole-set values (overall, per class) and the equal-size comparisons per scope."""
     rng = np.random.default_rng(seed)
-    train_ms = within_class_ms_ssim(sets.train, config.diversity_pairs, rng)
-    overall = set_metrics(sets.train, sets.fake, train_ms, config, seed, rng)
-    measured = {"overall": compare_scope(sets.train, sets.val, sets.fake, "overall", config, seed)}
-    per_class = {}
+    scopes = {"overall": (sets.train, sets.val, sets.fake)}
     for c in sets.present:
-        name = classes[c]
-        train_c, fake_c = _of_class(sets.train, c), _of_class(sets.fake, c)
-        ms = within_class_ms_ssim(train_c, config.diversity_pairs, rng)
-        per_class[name] = set_metrics(train_c, fake_c, ms, config, seed, rng)
-        per_class[name]["count"] = float(len(fake_c))
-        measured[name] = compare_scope(train_c, _of_class(sets.val, c), fake_c, name, config, seed)
-    return overall, per_class, measured
+        scopes[classes[c]] = tuple(_of_class(s, c) for s in (sets.train, sets.val, sets.fake))
+    whole, measured = {}, {}
+    for scope, (train, val, fake) in scopes.items():
+        train_ms = within_class_ms_ssim(train, config.diversity_pairs, rng)
+        whole[scope] = set_metrics(train, fake, train_ms, config, seed, rng)
+        measured[scope] = compare_scope(
+            train, val, fake, scope, config, seed, train_ms, whole[scope]
+        )
+    overall = whole.pop("overall")
+    for scope, values in whole.items():
+        values["count"] = float(len(scopes[scope][2]))
+    return overall, whole, measured
 
 
 def _detectability(

@@ -86,9 +86,9 @@ def set_metrics(
         out.update(metrics.prdc(real.feats, other.feats, config.prdc_k))
     if real.frd is not None and other.frd is not None and n >= need["frd"]:
         out["frd"] = metrics.frd_from_features(real.frd, other.frd)
-    ms = within_class_ms_ssim(other, config.diversity_pairs, rng)
-    if ms is not None and real_ms_ssim is not None:
-        out["ms_ssim_gap"] = ms - real_ms_ssim
+    if real_ms_ssim is not None:  # None: skipped (see compare_scope)
+        ms = within_class_ms_ssim(other, config.diversity_pairs, rng)
+        out["ms_ssim_gap"] = None if ms is None else ms - real_ms_ssim
     return out
 
 
@@ -134,24 +134,33 @@ def compare_scope(
     scope: str,
     config: GateConfig,
     seed: int,
+    train_ms_ssim: float | None,
+    whole: dict[str, float | None],
 ) -> dict[str, Measured]:
-    """Each metric of synthetic subsets (val's class counts) and of val, against train."""
+    """Each metric of synthetic subsets (val's class counts) and of val, against train.
+
+    MS-SSIM is the exception: a mean over image pairs does not depend on the set size, so
+    its synthetic value is the whole set's (`whole`, from `set_metrics` on every synthetic
+    image), and `train_ms_ssim` (train's within-class MS-SSIM) is computed once.
+    """
     rng = np.random.default_rng(seed)
-    train_ms = within_class_ms_ssim(train, config.diversity_pairs, rng)
-    reference = set_metrics(train, val, train_ms, config, seed, rng)
+    reference = set_metrics(train, val, train_ms_ssim, config, seed, rng)
     counts = {int(c): int((val.labels == c).sum()) for c in np.unique(fake.labels)}
     counts = {c: n for c, n in counts.items() if n > 0}
     if counts:
         subsets = stratified_subsets(fake.labels, counts, config.reference_subsets, rng)
     else:  # no val image of these classes: the whole synthetic set, without a reference
         subsets = [np.arange(len(fake))]
-    runs = [set_metrics(train, fake.take(i), train_ms, config, seed, rng) for i in subsets]
+    runs = [set_metrics(train, fake.take(i), None, config, seed, rng) for i in subsets]
     n_syn = len(subsets[0])
     out = {}
     for name, need in needs(config).items():
         note, usable = _note(scope, len(val), need, config)
         values = [r[name] for r in runs if r[name] is not None and np.isfinite(r[name])]
-        if n_syn < sum(counts.values()):
+        n = n_syn
+        if name == "ms_ssim_gap":
+            values, n = [whole[name]] if whole.get(name) is not None else [], len(fake)
+        elif n_syn < sum(counts.values()):
             note = (note + "; " if note else "") + (
                 f"fewer synthetic than val images: all {n_syn} compared"
             )
@@ -159,7 +168,7 @@ def compare_scope(
             value=float(np.mean(values)) if values else None,
             value_sd=float(np.std(values, ddof=1)) if len(values) > 1 else None,
             reference=reference[name],
-            n_synthetic=n_syn,
+            n_synthetic=n,
             n_reference=len(val),
             note=note,
             usable=usable and reference[name] is not None,
