@@ -2,8 +2,12 @@
 
     python benchmarks/gate_time.py [--synthetic 500] [--real 300] [--val 60] [--size 64]
 
-The issue's target: 500 synthetic against 300 real images at 64 px in under 3 minutes on
-2 CPU cores, with the weight-free extractor (random_cnn) and FRD. Breast-like images with
+The issue's targets: 500 synthetic against 300 real images at 64 px in under 3 minutes on
+2 CPU cores, with the weight-free extractor (random_cnn) and FRD; and (issue 11) the new
+tests (real-vs-real references over subsets, detectability two-sample tests, class
+fidelity) add at most 60 s. `--compare` runs the gate twice: once without the new tests
+(detectability off, class fidelity off, the minimum of 2 reference subsets) and once with
+the defaults, and prints both times and their difference, wall and CPU. Breast-like images with
 smooth random texture are written in the sample and ingest on-disk layouts, then
 `run_gate` runs end to end (loading, features, FID/KID/PRDC/FRD/MS-SSIM, copy search,
 sanity, report). The machine's load average is printed beside the figure: on a shared
@@ -107,6 +111,15 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def timed(samples: Path, manifest: Path, out: Path, size: int, config: GateConfig):
+    """(result, wall seconds, CPU seconds, load average before) of one run_gate."""
+    load = os.getloadavg()[0]
+    cpu_before = _cpu_seconds()
+    start = time.perf_counter()
+    result = run_gate(samples, manifest, out, CommonConfig(image_size=size), config)
+    return result, time.perf_counter() - start, _cpu_seconds() - cpu_before, load
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=500, help="synthetic images")
@@ -114,33 +127,43 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=60, help="real val images (calibration)")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--no-frd", action="store_true", help="skip FRD (radiomics)")
+    parser.add_argument(
+        "--compare", action="store_true", help="also time the gate without the new tests"
+    )
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
+    frd = not args.no_frd
+    full = GateConfig(extractor="random_cnn", frd=frd, frd_workers=2)
+    runs = {"with the new tests (defaults)": full}
+    if args.compare:
+        bare = full.model_copy(
+            update={"detectability": (), "class_fidelity": False, "reference_subsets": 2}
+        )
+        runs = {"without the new tests": bare, **runs}
     with tempfile.TemporaryDirectory(prefix="gate-bench-") as tmp:
         manifest = write_real(Path(tmp) / "ingest", args.real, args.val, args.size, rng)
         samples = write_synthetic(Path(tmp) / "sample", args.synthetic, args.size, rng)
-        config = GateConfig(extractor="random_cnn", frd=not args.no_frd, frd_workers=2)
-        load_before = os.getloadavg()[0]
-        cpu_before = _cpu_seconds()
-        start = time.perf_counter()
-        result = run_gate(
-            samples, manifest, Path(tmp) / "gate", CommonConfig(image_size=args.size), config
+        times = {}
+        for i, (name, config) in enumerate(runs.items()):
+            result, wall, cpu, load = timed(
+                samples, manifest, Path(tmp) / f"gate{i}", args.size, config
+            )
+            times[name] = (wall, cpu)
+            print(
+                f"gate {name}: {args.synthetic} synthetic vs {args.real} real (+{args.val} val) "
+                f"at {args.size} px, random_cnn{' + FRD' if frd else ''}: {wall:.1f} s wall, "
+                f"{cpu:.1f} s CPU (this process and its FRD workers); load average {load:.1f} "
+                f"before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores",
+                flush=True,
+            )
+    if args.compare:
+        (w0, c0), (w1, c1) = times.values()
+        print(
+            f"the new tests add {w1 - w0:.1f} s wall, {c1 - c0:.1f} s CPU (target <= 60 s on 2 "
+            f"idle cores; CPU seconds / 2 is the idle 2-core lower bound: {(c1 - c0) / 2:.0f} s)"
         )
-        seconds = time.perf_counter() - start
-        cpu = _cpu_seconds() - cpu_before
-    print(
-        f"gate: {args.synthetic} synthetic vs {args.real} real (+{args.val} val) at "
-        f"{args.size} px, random_cnn{'' if args.no_frd else ' + FRD'}: {seconds:.1f} s "
-        f"(target < 180 s; load average {load_before:.1f} before, "
-        f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores: shared machine, "
-        "so pessimistic)"
-    )
-    print(
-        f"CPU time {cpu:.1f} s (this process and its FRD workers): on 2 idle cores the "
-        f"wall time would be about {cpu / 2:.0f}-{cpu:.0f} s"
-    )
-    print({k: v for k, v in result.overall.items() if v is not None})
+    print({c.name: c.compared_value for c in result.checks if c.gated})
 
 
 if __name__ == "__main__":
