@@ -103,13 +103,19 @@ class Upstream:
 
         samples = self.root / "outputs" / "sample"
         table = pd.read_parquet(samples / "metadata.parquet")
-        return {i: read_png16(samples / p) for i, p in zip(table["image_id"], table["path"])}
+        pairs = zip(table["image_id"], table["path"], strict=True)
+        return {image_id: read_png16(samples / path) for image_id, path in pairs}
 
 
 def tiny_params() -> dict:
-    from factory.gate.config import GateConfig
+    """The project's params.yaml scaled down; the gate keeps only the memorisation gate
+    (every quality threshold of the profile is cleared), in stop mode, so that it passes."""
+    from factory.gate.config import GATES, GateConfig
 
     params = yaml.safe_load((SOURCE / "params.yaml").read_text())
+    params["gate"].update(dict.fromkeys(GATES, None))
+    if "on_fail" in GateConfig.model_fields:
+        params["gate"]["on_fail"] = "stop"
     for section, values in TINY.items():
         known = GateConfig.model_fields if section == "gate" else values
         params[section].update({k: v for k, v in values.items() if k in known})
