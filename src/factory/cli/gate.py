@@ -1,4 +1,4 @@
-"""`factory gate`: the same library call as the DVC stage, from the command line."""
+"""`factory gate`: the gate stage's code path (factory.gate.stage), from the command line."""
 
 from __future__ import annotations
 
@@ -30,15 +30,7 @@ def register(app: typer.Typer) -> None:
         metrics.json written, no accepted.parquet). record: prints the table, says the set
         is not for publication, exits 0 with accepted.parquet written.
         """
-        from factory.config import load_params
-        from factory.gate.run import raise_if_failed, run_gate, warn_if_failed
+        from factory.gate.stage import STAGE
+        from factory.stagekit import run_cli
 
-        loaded = load_params(params)
-        resolved = loaded.resolved("common", "gate")
-        result = run_gate(samples, manifest, out, loaded.common, loaded.gate, resolved)
-        raise_if_failed(result, loaded.gate.on_fail)
-        warning = warn_if_failed(result, loaded.gate.on_fail)
-        if warning:
-            typer.echo(f"warning: {warning}", err=True)
-            return
-        typer.echo(f"gate passed; accepted list in {out / 'accepted.parquet'}")
+        run_cli(STAGE, params, {"samples": samples, "manifest": manifest, "out": out})
