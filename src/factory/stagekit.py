@@ -185,14 +185,11 @@ def execute(
     return params
 
 
-def run_stage(stage: Stage | str, argv: Any = None, *legacy: Any) -> None:
+def run_stage(stage: Stage, argv: list[str] | None = None) -> None:
     """The `stages/<name>.py` entry: `--<path>` arguments, --params, --debug; then `execute`.
 
     A FactoryError is one line on stderr (rank 0 only) and a non-zero exit.
     """
-    if isinstance(stage, str):  # TEMPORARY: run_stage(description, paths, body[, argv])
-        _legacy_run_stage(stage, argv, *legacy)
-        return
     parser = argparse.ArgumentParser(description=stage.description)
     for name, help_text in stage.paths.items():
         parser.add_argument(f"--{name}", required=True, help=help_text)
@@ -272,19 +269,3 @@ def dvc_paths(
         for i, w in enumerate(words[:-1])
         if w.startswith("--") and not words[i + 1].startswith("--")
     }
-
-
-def _legacy_run_stage(
-    description: str, paths: dict[str, str], body: Callable, argv: list[str] | None = None
-) -> None:
-    """TEMPORARY (until gate, package and benchmark move to `Stage`): every section."""
-    from factory.params import load_params
-
-    parser = argparse.ArgumentParser(description=description)
-    for name, help_text in paths.items():
-        parser.add_argument(f"--{name}", required=True, help=help_text)
-    parser.add_argument("--params", default="params.yaml", help="params file")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    args = parser.parse_args(argv)
-    with reported_errors(args.debug):
-        body(load_params(args.params), args)
