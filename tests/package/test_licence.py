@@ -157,3 +157,19 @@ def test_publish_refuses_public_allows_private_and_records_override(restricted_p
     assert any(
         "Benchmark verdict: accepted" in line for line in croissant["rai:dataPreprocessingProtocol"]
     )
+
+
+def test_packaging_refuses_a_source_without_declared_terms(upstream, params, tmp_path):
+    """Bad input: ingest recorded an adapter with no TERMS -> packaging names the adapter."""
+    import json
+
+    from upstream import copy_outputs, package
+
+    copy = copy_outputs(upstream, tmp_path / "up")
+    source = copy.root / "outputs" / "ingest" / "source.json"
+    record = json.loads(source.read_text())
+    source.write_text(json.dumps({**record, "adapter": "rsna", "terms": None}))
+    out = tmp_path / "set"
+    with pytest.raises(FactoryError, match=r"adapter 'rsna' declares no terms.*sources/rsna.py"):
+        package(copy, params, out)
+    assert not out.exists()
