@@ -58,7 +58,9 @@ def test_ingest_of_real_layout_records_the_adapters_data_set(
 
 
 def test_ingest_of_the_phantom_records_the_phantom(tmp_path: Path, common, config, kit) -> None:
-    phantom = write_layout("inbreast", tmp_path / "phantom", patients=20, seed=0, height=96, progress=False)
+    phantom = write_layout(
+        "inbreast", tmp_path / "phantom", patients=20, seed=0, height=96, progress=False
+    )
     assert (phantom / PHANTOM_MARKER).exists()
     out = tmp_path / "out"
     ingest(phantom, out, common=common, config=config, key=kit.KEY, progress=False)
@@ -100,7 +102,7 @@ def test_missing_terms_name_the_adapter(tmp_path: Path, monkeypatch, inbreast_di
 
 
 def test_bad_records_and_markers_are_errors(tmp_path: Path, inbreast_dir) -> None:
-    with pytest.raises(FactoryError, match="source.json: missing.*dvc repro ingest"):
+    with pytest.raises(FactoryError, match=r"source.json: missing.*dvc repro ingest"):
         read_source_record(tmp_path / "source.json")
     (tmp_path / "source.json").write_text("{")
     with pytest.raises(FactoryError, match="not valid JSON"):
