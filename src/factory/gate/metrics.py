@@ -8,6 +8,7 @@ FRD uses the `frd-score` package's radiomics extractor and Fréchet distance.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import tempfile
 import warnings
@@ -169,6 +170,9 @@ def frd_features(images: np.ndarray, workers: int = 2) -> np.ndarray:
 
     frd_lib._ensure_radiomics()
     frd_lib.setVerbosity(60)  # pyradiomics logs every image otherwise
+    # ... and through the root logger too once any library has configured logging
+    # (seen in benchmarks/gate_time.py: thousands of INFO lines per run).
+    logging.getLogger("radiomics").setLevel(logging.ERROR)
     extractor = frd_lib.get_feature_extractor(frd_version="v1", image_dim=2)
     one = partial(frd_lib.process_image_mask_pair, feature_extractor=extractor, frd_version="v1")
     with tempfile.TemporaryDirectory(prefix="frd-") as tmp:
