@@ -251,7 +251,7 @@ def _rows(checks: list[Check], ge: str, le: str) -> list[tuple[str, ...]]:
     for c in checks:
         bound = le if c.direction == "max" else ge
         threshold = "-" if c.threshold is None else f"{bound}{_fmt(c.threshold)}"
-        if c.compared != "value":
+        if c.compared != "value" and c.threshold is not None:
             threshold = f"{c.compared} {threshold}"
         verdict = ("PASS" if c.passed else "FAIL") if c.gated else "(not gated)"
         rows.append(
