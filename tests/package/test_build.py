@@ -131,7 +131,7 @@ def test_planted_patient_id_upstream_is_refused(upstream, params, tmp_path):
 
 @pytest.mark.skipif(not gate_has_record_mode(), reason="the gate has no record mode")
 def test_record_mode_failed_gate_is_packaged_marked_not_for_publication(upstream, params, tmp_path):
-    lineage = package(upstream, params, tmp_path / "set", gate="outputs/gate-failed")
+    lineage = package(upstream, params, tmp_path / "set", gate="outputs/gate-record")
     assert lineage["gate"]["passed"] is False and lineage["gate"]["mode"] == "record"
     assert lineage["gate"]["verdict"] == NOT_FOR_PUBLICATION
     text = (tmp_path / "set" / "README.md").read_text()
@@ -141,14 +141,12 @@ def test_record_mode_failed_gate_is_packaged_marked_not_for_publication(upstream
     assert "passed the gate" not in text.replace("passed the gate's per-image checks", "")
 
 
+@pytest.mark.skipif(not gate_has_record_mode(), reason="the gate has no on_fail setting")
 def test_stop_mode_failed_gate_packages_nothing(upstream, params, tmp_path):
-    mine = copy_outputs(upstream, tmp_path)
-    gate = mine.inputs().gate_dir
-    # What a stop-mode failure leaves (Contract 2): metrics.json passed false, no list.
-    metrics = json.loads((gate / "metrics.json").read_text())
-    (gate / "metrics.json").write_text(json.dumps({**metrics, "passed": False, "mode": "stop"}))
+    gate = upstream.inputs("outputs/gate-stop").gate_dir
+    assert not (gate / "accepted.parquet").exists()  # what a stop-mode failure leaves
     with pytest.raises(GateFailed, match="did not pass"):
-        package(mine, params, tmp_path / "set")
+        package(upstream, params, tmp_path / "set", gate="outputs/gate-stop")
     assert not (tmp_path / "set").exists()
 
 

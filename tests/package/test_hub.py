@@ -252,7 +252,7 @@ def test_benchmark_verdict_blocks_unless_forced_with_reason(project, hub, tmp_pa
 def test_record_mode_failed_gate_is_refused_by_publish(project, hub, upstream, params, tmp_path):
     root, _ = project
     failed = tmp_path / "failed"
-    package(upstream, params, failed, gate="outputs/gate-failed")
+    package(upstream, params, failed, gate="outputs/gate-record")
     with pytest.raises(GateFailed, match="gate FAILED: not for publication"):
         publish(
             failed,

@@ -61,7 +61,7 @@ def test_stray_shard_is_refused(packaged, capsys):
 @pytest.mark.skipif(not gate_has_record_mode(), reason="the gate has no record mode")
 def test_failed_gate_set_is_consistent_but_exits_1(upstream, params, tmp_path, capsys):
     out = tmp_path / "set"
-    package(upstream, params, out, gate="outputs/gate-failed")
+    package(upstream, params, out, gate="outputs/gate-record")
     assert verify_set(out) == []
     assert main(["verify", str(out)]) == 1
     assert "gate FAILED: not for publication" in capsys.readouterr().err

@@ -3,10 +3,11 @@
 `build_upstream(root)` copies the project's dvc.yaml, stages/ and src/ into `root`, writes
 a tiny params.yaml and runs `dvc repro gate`: the real phantom, ingest, train (a 2-level
 UNet, a few steps), sample and gate stages write every file the package stage reads, and
-DVC writes the real dvc.lock. `record_failed_gate` reruns the real gate stage in record
-mode with an impossible threshold (a failed gate whose accepted list is still written,
-Contract 2). `acceptance` is the benchmark's real `decide()` on a given paired
-difference. Nothing here is a hand-written upstream document.
+DVC writes the real dvc.lock. `failed_gate` reruns the real gate stage in record and stop
+modes with an impossible threshold (Contract 2: in record mode the accepted list is still
+written; in stop mode the stage exits 1 and writes none). `acceptance` is the benchmark's
+real `decide()` on a given paired difference. Nothing here is a hand-written upstream
+document.
 
 Building takes a minute or two on 2 cores, so the package tests build it once per session
 (`conftest.py`). With FACTORY_TEST_CACHE=<dir> it is also kept across sessions, under a
@@ -70,7 +71,7 @@ TINY = {
         "bootstrap": 50,
     },
 }
-# The gate of `record_failed_gate`: record mode, and a KID no synthetic set reaches.
+# The gate of `failed_gate`: a KID no synthetic set reaches.
 FAILED_GATE = {"on_fail": "record", "max_kid": 0.0}
 
 
@@ -139,15 +140,18 @@ def fingerprint() -> str:
     return h.hexdigest()[:16]
 
 
-def run(cmd: list[str], cwd: Path) -> str:
+def run(cmd: list[str], cwd: Path, expect: int = 0) -> str:
     env = {**os.environ, "FACTORY_PSEUDONYM_KEY": KEY, "DVC_NO_ANALYTICS": "1"}
     # The copied src/ is the code that runs (and that dvc.lock hashes), whatever the
     # editable install points at.
     env["PYTHONPATH"] = str(cwd / "src")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise AssertionError(f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    if proc.returncode != expect:
+        raise AssertionError(
+            f"{cmd} exited {proc.returncode}, not {expect}:\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return proc.stdout
 
 
@@ -177,7 +181,8 @@ def build_upstream(root: Path) -> Upstream:
     dvc("repro", "-q", "gate", cwd=root)
     upstream = Upstream(root)
     if gate_has_record_mode():
-        record_failed_gate(upstream)
+        failed_gate(upstream, "record")
+        failed_gate(upstream, "stop")
     return upstream
 
 
@@ -197,16 +202,17 @@ def gate_has_record_mode() -> bool:
     return "on_fail" in GateConfig.model_fields
 
 
-def record_failed_gate(upstream: Upstream, out: str = "outputs/gate-failed") -> Path:
-    """The real gate stage in record mode with an impossible KID threshold."""
+def failed_gate(upstream: Upstream, mode: str) -> Path:
+    """The real gate stage with an impossible KID threshold, in `mode` (record: exit 0,
+    accepted list written; stop: exit 1, no accepted list), into outputs/gate-<mode>."""
     params = tiny_params()
-    params["gate"].update(FAILED_GATE)
-    path = upstream.root / "params-failed-gate.yaml"
+    params["gate"].update({**FAILED_GATE, "on_fail": mode})
+    path = upstream.root / f"params-gate-{mode}.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    root, o = upstream.root, upstream.root / "outputs"
+    root, o, out = upstream.root, upstream.root / "outputs", f"outputs/gate-{mode}"
     cmd = [sys.executable, str(root / "stages" / "gate.py"), "--samples", str(o / "sample")]
     cmd += ["--manifest", str(o / "ingest" / "manifest.parquet"), "--out", str(root / out)]
-    run([*cmd, "--params", str(path)], root)
+    run([*cmd, "--params", str(path)], root, expect=1 if mode == "stop" else 0)
     return root / out
 
 
