@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import yaml
 
-    from factory.config import load_params
+    from factory.params import load_params
 
     torch.set_num_threads(args.threads)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 import yaml
 
-from factory.config import validate_section
 from factory.generator import GeneratorMeta
+from factory.params import validate_section
 from factory.sample.plan import plan_images
 from factory.sample.run import LoadedModel, draw_batch, load_model
 

@@ -114,11 +114,11 @@ def main() -> None:
     import torch
     import yaml
 
-    from factory.config import validate_section
     from factory.gate.features import build_extractor, extract_features
     from factory.gate.metrics import frd_features, frd_from_features, kid
     from factory.io import atomic_write_text, read_png16
     from factory.manifest import load_images, read_manifest
+    from factory.params import validate_section
     from factory.sample.metadata import read_metadata
     from factory.sample.run import sample_set
 

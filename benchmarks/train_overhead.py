@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from factory.accel import make_accelerator
-from factory.config import validate_section
+from factory.params import validate_section
 from factory.train.data import balanced_class_weights
 from factory.train.model import build_noise_scheduler, build_unet
 from factory.train.run import build_trainer, open_live

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from factory.cli import main
-from factory.config import load_params
+from factory.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = sorted((ROOT / "profiles").glob("*.yaml"))

@@ -264,27 +264,3 @@ def override(
     checked = dataclasses.replace(changed, source=f"{params.source} with {origin}")
     cross_check(checked)
     return changed
-
-
-# -- until every caller imports them from factory.params (announced on the board) --------
-
-
-def load_params(path: str | Path = "params.yaml") -> Params:
-    """Deprecated here: use factory.params.load_params (every section)."""
-    from factory.params import load_params as load_all
-
-    return load_all(path)
-
-
-def params_from_dict(raw: Any, source: str = "params.yaml") -> Params:
-    """Deprecated here: use factory.params.params_from_dict (every section)."""
-    from factory.params import params_from_dict as from_dict
-
-    return from_dict(raw, source)
-
-
-def validate_section(name: str, raw: Any, source: str = "params.yaml") -> Section:
-    """Deprecated here: use factory.params.validate_section."""
-    from factory.params import validate_section as validate
-
-    return validate(name, raw, source)

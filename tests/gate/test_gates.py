@@ -7,10 +7,10 @@ import math
 import pytest
 import yaml
 
-from factory.config import load_params
 from factory.errors import ConfigError, FactoryError
 from factory.gate.config import GateConfig
 from factory.gate.gates import Check, Measured, evaluate, judge, load_checks, markdown_table, table
+from factory.params import load_params
 
 
 @pytest.mark.parametrize(

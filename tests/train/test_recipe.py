@@ -8,8 +8,8 @@ import torch
 from diffusers import DDPMScheduler
 from diffusers.training_utils import compute_snr
 
-from factory.config import validate_section
 from factory.errors import ConfigError, FactoryError
+from factory.params import validate_section
 from factory.sample.sampler import build_scheduler
 from factory.train.model import build_noise_scheduler, build_unet
 from factory.train.objective import LossRecipe, diffusion_loss, snr_weights, step_generator

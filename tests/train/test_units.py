@@ -8,9 +8,9 @@ import pytest
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 
-from factory.config import validate_section
 from factory.errors import ConfigError, FactoryError
 from factory.manifest import read_manifest
+from factory.params import validate_section
 from factory.train.config import TrainConfig
 from factory.train.data import (
     BatchPlan,

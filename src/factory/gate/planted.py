@@ -312,8 +312,8 @@ def phantom_draw(
     """
     import yaml
 
-    from factory.config import validate_section
     from factory.ingest import ingest
+    from factory.params import validate_section
     from factory.phantom import write_layout
 
     # Only the three sections used are validated: the rest of the file is not ours to need.
