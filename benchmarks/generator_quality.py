@@ -567,7 +567,7 @@ def run_variant(name: str, real: dict, ref: Reference, common: Any, base: dict, 
             "sampling": timing,
             **evaluate(images, labels, real, ref, args, full),
         }
-        print(f"[{name}] step {step}: {json.dumps(point)[:400]}", flush=True)
+        print(f"[{name}] step {step}: {json.dumps(point)}", flush=True)
         trace.append(point)
     return {
         "name": name,
@@ -612,15 +612,15 @@ def model_rows(spec: str, guidances: str, real: dict, ref: Reference, common: An
                 "sampling": timing,
                 **evaluate(images, labels, real, ref, args, True),
             }
-            print(f"[{label}] {json.dumps(point)[:400]}", flush=True)
+            print(f"[{label}] {json.dumps(point)}", flush=True)
             rows.append(
                 {
                     "name": label,
                     "overrides": {"model": str(folder), "guidance": w},
                     "train": {
                         "steps": meta.train_steps,
-                        "wall_s": facts.get("wall_seconds_this_run", float("nan")),
-                        "cpu_s": float("nan"),  # not measured by this script
+                        "wall_s": facts.get("wall_seconds_this_run"),
+                        "cpu_s": None,  # not measured by this script
                         "batch": global_batch(facts),
                     },
                     "trace": [],

@@ -95,8 +95,8 @@ def test_markdown_table_and_budget_columns(gq) -> None:
                 "name": "m",
                 "train": {
                     "steps": 400,
-                    "wall_s": float("nan"),
-                    "cpu_s": float("nan"),
+                    "wall_s": None,
+                    "cpu_s": None,
                     "batch": "32 (2 processes x 16)",
                 },
                 "trace": [],
