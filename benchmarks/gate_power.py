@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from factory.config import validate_section
 from factory.gate import metrics as gate_metrics
 from factory.gate import planted
 from factory.gate.assess import assess
 from factory.gate.config import GATES, GateConfig
+from factory.params import validate_section
 
 BEGIN, END = "<!-- gate-power:begin -->", "<!-- gate-power:end -->"
 TABLE_BEGIN, TABLE_END = "<!-- gate-power:table:begin -->", "<!-- gate-power:table:end -->"
@@ -173,7 +173,10 @@ def rejudge(doc: dict, config: GateConfig) -> dict:
 
 
 def _name(check: dict) -> str:
+    """The gate key; with the metric when one gate judges several (detectability probes)."""
     gate = check.get("gate") or check["metric"]
+    if check.get("gate") and GATES.get(gate, (check["metric"],))[0] != check["metric"]:
+        gate = f"{gate} ({check['metric'].removeprefix(GATES[gate][0] + '_')})"
     scope = check.get("scope", "overall")
     return gate if scope == "overall" else f"{gate}[{scope}]"
 
@@ -200,7 +203,7 @@ def _columns(runs: list[dict]) -> list[str]:
             elif not c["gated"] and c.get("scope", "overall") == "overall" and key not in reported:
                 reported.append(key)
     order = {g: i for i, g in enumerate(GATES)}
-    gated.sort(key=lambda g: (order.get(g.split("[")[0], 99), g))
+    gated.sort(key=lambda g: (order.get(g.split("[")[0].split(" ")[0], 99), g))
     covered = {c["metric"] for run in runs for c in run["checks"] if c["gated"]}
     return gated + [r for r in reported if r.split(" ")[0] not in covered]
 
@@ -277,8 +280,17 @@ def markdown(doc: dict) -> str:
     columns = _columns(runs)
     how = (
         f"Produced by `{doc['command']}` in {doc['seconds']:.0f} s (load average before "
-        f"{doc['loadavg_before']}, after {doc['loadavg_after']}; {doc['cpus']} CPUs)."
+        f"{doc['loadavg_before']}, after {doc['loadavg_after']}; {doc['cpus']} CPUs"
+        + (f"; code {doc['code']}" if doc.get("code") else "")
+        + ")."
     )
+    if doc.get("shards"):
+        how = (
+            f"Measured by {doc['shards']} processes of `benchmarks/gate_power.py` (`--shard` "
+            f"/ `--only`, merged with `--merge`): slowest {doc['seconds']:.0f} s wall, "
+            f"{doc['cpu_seconds']:.0f} CPU-seconds in all (load average at the first start "
+            f"{doc['loadavg_before']}, at the last end {doc['loadavg_after']}; {doc['cpus']} CPUs)."
+        )
     if doc.get("rejudged_from"):
         how += (
             " Verdicts: the saved measured values judged by the gate's own "
@@ -352,9 +364,11 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def merge(docs: list[dict]) -> dict:
-    """Shards of one run as one document: runs in the order they were planned, the wall
-    time of the slowest shard, CPU-seconds summed."""
-    runs = sorted((r for d in docs for r in d["runs"]), key=lambda r: r["order"])
+    """Shards of one run as one document: runs in plan order (a set run by two shards:
+    the first file's), the wall time of the slowest shard, CPU-seconds summed."""
+    names = ["heldout", "phantom_draw", *planted.BAD_BUILDERS, "demo_generator"]
+    unique = {(r["name"], r["seed"]): r for d in reversed(docs) for r in d["runs"]}
+    runs = sorted(unique.values(), key=lambda r: (names.index(r["name"]), r["seed"]))
     return {
         **docs[0],
         "command": " && ".join(d["command"] for d in docs),
@@ -433,7 +447,7 @@ def main(argv: list[str] | None = None) -> dict:
     config = gate_config(args.params, args.overrides)
     raw = yaml.safe_load(args.params.read_text()) or {}
     common = validate_section("common", raw.get("common"), str(args.params))
-    before, start = _loadavg(), time.perf_counter()
+    before, start, code = _loadavg(), time.perf_counter(), _code_version()
     _cache_radiomics(args.work / "radiomics-cache.npz")
     real = planted.load_real(args.ingest, common.classes)
     runs: list[dict] = []
@@ -448,6 +462,7 @@ def main(argv: list[str] | None = None) -> dict:
             "overrides": args.overrides,
             "seconds": round(time.perf_counter() - start, 1),
             "cpu_seconds": _cpu_seconds(),
+            "code": code,
             "loadavg_before": before,
             "loadavg_after": _loadavg(),
             "cpus": os.cpu_count(),
@@ -458,6 +473,19 @@ def main(argv: list[str] | None = None) -> dict:
             args.json.write_text(json.dumps(doc, indent=1, default=float) + "\n")
     _write(args, doc)
     return doc
+
+
+def _code_version() -> str:
+    """HEAD commit, and "+ uncommitted gate edits" when src/factory/gate or params differ."""
+    import subprocess
+
+    def git(*cmd: str) -> str:
+        out = subprocess.run(["git", *cmd], capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "src/factory/gate", "params.yaml")
+    return head + (" + uncommitted gate edits" if dirty else "")
 
 
 def _cpu_seconds() -> float:
