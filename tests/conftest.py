@@ -71,3 +71,17 @@ def make_tiny_manifest(
 def tiny_manifest(tmp_path: Path) -> Path:
     """Path to a tiny manifest.parquet (images beside it under images/)."""
     return make_tiny_manifest(tmp_path / "ingest")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate_state():
+    """accelerate keeps one process-wide state and refuses a second Accelerator with other
+    settings (bf16 after "no"): cleared after every test that used it, so that tests do
+    not depend on their order (a bf16 gpu_check test once broke a later train test)."""
+    import sys
+
+    yield
+    if "accelerate.state" in sys.modules:
+        state = sys.modules["accelerate.state"]
+        state.AcceleratorState._reset_state(reset_partial_state=True)
+        state.GradientState._reset_state()
