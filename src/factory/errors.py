@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+# How long a worker of rank > 0 that met a FactoryError waits before it exits (rank 0 meets
+# the same error at the same point: its report and exit code must reach the launcher first).
+_OTHER_RANKS_WAIT_S = 10.0
 
 
 class FactoryError(Exception):
@@ -52,4 +57,8 @@ def reported_errors(debug: bool = False) -> Iterator[None]:
             traceback.print_exc()
         if debug or is_main_rank():
             print(f"error: {exc}", file=sys.stderr)
+        elif "TORCHELASTIC_RUN_ID" in os.environ:
+            # Let rank 0 report and exit first: the launcher stops the other workers as
+            # soon as one exits, and judged a rank 0 it stopped (SIGTERM) as unexplained.
+            time.sleep(_OTHER_RANKS_WAIT_S)
         raise SystemExit(exc.exit_code) from None
