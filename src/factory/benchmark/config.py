@@ -114,6 +114,13 @@ class AcceptanceConfig(Section):
 class BenchmarkConfig(Section):
     """The downstream benchmark: does the synthetic set help a classifier on unseen patients?"""
 
+    processes: int = Field(
+        1,
+        ge=1,
+        description="Worker processes the stage starts (GPUs, or CPU processes with gloo), "
+        "as train.processes: the jobs (backbone x size x scenario x seed x fold) are dealt "
+        "out one per rank at a time; results are identical to one process.",
+    )
     protocol: Literal["heldout", "sutjiadi2025", "prodan2023"] = Field(
         "heldout",
         description="heldout: train on the manifest's train patients (+ synthetic), test on "

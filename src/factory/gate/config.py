@@ -20,6 +20,41 @@ Probe = Literal["features", "radiomics", "cnn"]
 class GateConfig(Section):
     """Quality, diversity, privacy and sanity checks between the synthetic and real sets."""
 
+    # --- launch and scale (issue 16) ---------------------------------------------------
+    processes: int = Field(
+        1,
+        ge=1,
+        description="Worker processes the stage starts (GPUs, or CPU processes with gloo), "
+        "as train.processes: features, radiomics and the two-sample classifiers are dealt "
+        "out over them; results are identical to one process.",
+    )
+    chunk_images: int = Field(
+        256,
+        ge=1,
+        le=1_000_000,
+        description="Real training images held in memory at once: features, sanity "
+        "statistics and the copy search stream the training set in chunks of this many.",
+    )
+    copy_search: Literal["shortlist", "exhaustive"] = Field(
+        "shortlist",
+        description="NCC copy search: shortlist = only the gate.copy_shortlist nearest "
+        "training images by feature distance are compared at every shift; exhaustive = "
+        "every training image (cost grows with N_synthetic x N_train).",
+    )
+    copy_shortlist: int = Field(
+        32,
+        ge=1,
+        le=100_000,
+        description="Training images per query the shortlist copy search compares "
+        "(top-k by feature distance).",
+    )
+    radiomics_cache: bool = Field(
+        True,
+        description="Keep per-image radiomics features under the gate's outputs, keyed by "
+        "the image's sha256 and the frd-score/pyradiomics versions: a rerun (new "
+        "thresholds) computes none again.",
+    )
+
     # --- features ---------------------------------------------------------------------
     extractor: ExtractorName = Field(
         "inception",
