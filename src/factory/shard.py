@@ -97,7 +97,7 @@ class _Failed:
         self.kind, self.text = type(exc).__name__, str(exc)
         try:
             self.error: BaseException | None = pickle.loads(pickle.dumps(exc))
-        except Exception:  # noqa: BLE001 - an exception that does not pickle travels as text
+        except Exception:  # one that does not pickle travels as text
             self.error = None
 
 
@@ -137,7 +137,7 @@ def map_shards(
         for i in indices:
             try:
                 mine.append(fn(items[i]))
-            except Exception as exc:  # noqa: BLE001 - sent to every rank, raised below
+            except Exception as exc:  # sent to every rank, raised below
                 failure = (_Failed(i, rank, exc), exc)
                 mine = [failure[0]]
                 break
