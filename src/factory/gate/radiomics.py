@@ -1,0 +1,330 @@
+"""Radiomics (FRD v1) features once per image: a cache keyed by the image's sha256.
+
+Radiomics are the gate's slowest part (seconds per image at 512 px) and a pure function
+of the 16-bit pixels, so each image is measured once and kept under the gate's outputs
+(`<gate out>/radiomics`): a rerun with new thresholds, or a new synthetic set against the
+same training images, computes only the images it has not seen.
+
+Layout: `<root>/<version key>/<sha[:2]>/<sha>.npy`, one float64 row per image, plus
+`<root>/<version key>/features.json` (the feature names). The version key names the
+frd-score and pyradiomics versions and the FRD version; entries of another key are never
+read and `RadiomicsCache.finish` deletes them. One small immutable file per image, rather
+than shard files appended to, because:
+
+- every write is one atomic rename (`factory.io.atomic_write_bytes`): a killed run leaves
+  complete entries and at most a hidden `.*.tmp`, which `finish` removes;
+- DVC tracks a directory output file by file: an entry never changes once written, so a
+  rerun adds only the new images' files to DVC's cache, where rewritten shards would be
+  stored again whole on every run;
+- a damaged entry costs one image's recomputation, not a shard's;
+- 40,000 images make ~40,000 files of ~3.5 kB in 256 subfolders (~160 files each): small
+  for the filesystem and for DVC; opening them on a rerun takes seconds, the features
+  they replace a day.
+
+Keys: the manifest's and the sample metadata's `sha256` column (of the PNG). Both stages
+write their PNGs with `factory.io.write_png16`, so `image_sha` gives the same key for an
+image held in memory.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import io
+import json
+import logging
+import multiprocessing as mp
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from factory.errors import FactoryError
+from factory.io import atomic_write_bytes, atomic_write_json, png16_bytes, sha256_bytes
+
+FRD_VERSION = "v1"
+MAPPER_CHUNK = 256  # items per mapper call: what a killed sharded run loses at most
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+def version_key(frd_version: str = FRD_VERSION) -> str:
+    """The cache subfolder of this environment: frd-score and pyradiomics versions, FRD version."""
+
+    def v(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "none"
+
+    key = f"frd-score-{v('frd-score')}_pyradiomics-{v('pyradiomics')}_frd-{frd_version}"
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", key)
+
+
+def quantize(image: np.ndarray) -> np.ndarray:
+    """The 16-bit pixels radiomics are computed from (what `metrics.frd_features` writes)."""
+    return np.round(np.clip(image, 0, 1) * 65535).astype(np.uint16)
+
+
+def image_sha(image: np.ndarray) -> str:
+    """sha256 of the image's 16-bit PNG: the manifest/sample key of an image in memory."""
+    return sha256_bytes(png16_bytes(quantize(image)))
+
+
+class RadiomicsCache:
+    """Per-image radiomics rows under `root/<version key>/`; `root=None`: in memory only.
+
+    `hits`: rows served without extraction; `misses`: extractions run (both add up over
+    the calls of `radiomics_features`). `version`: the key of the subfolder (default
+    `version_key()`; tests give another to stand for an upgrade). `write=False` reads
+    only: ranks other than the main one of a sharded stage, which get the same rows.
+    """
+
+    def __init__(
+        self, root: Path | str | None, version: str | None = None, write: bool = True
+    ) -> None:
+        self.root = None if root is None else Path(root)
+        self.version = version or version_key()
+        self.write = write
+        self.hits = 0
+        self.misses = 0
+        self._memory: dict[str, np.ndarray] = {}
+        self._names: list[str] | None = None
+
+    @property
+    def folder(self) -> Path | None:
+        return None if self.root is None else self.root / self.version
+
+    def path(self, sha: str) -> Path:
+        if self.folder is None:
+            raise ValueError("an in-memory RadiomicsCache has no files")
+        if not _SHA.match(sha):
+            raise FactoryError(f"radiomics cache: {sha!r} is not a sha256 (64 hex digits)")
+        return self.folder / sha[:2] / f"{sha}.npy"
+
+    def names(self) -> list[str] | None:
+        """Feature names of this version (None until one row has been computed)."""
+        if self._names is None and self.folder is not None:
+            meta = self.folder / "features.json"
+            if meta.is_file():
+                try:
+                    self._names = list(json.loads(meta.read_text())["names"])
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    warnings.warn(f"{meta}: unreadable ({exc}); rewritten", stacklevel=2)
+        return self._names
+
+    def get(self, sha: str) -> np.ndarray | None:
+        """The stored row, or None (absent, or damaged: warned about, recomputed)."""
+        if self.folder is None:
+            return self._memory.get(sha)
+        path = self.path(sha)
+        if not path.is_file():
+            return None
+        try:
+            row = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            warnings.warn(f"{path}: unreadable radiomics entry ({exc}); recomputing", stacklevel=2)
+            return None
+        names = self.names()
+        expected = "1-D float64" + ("" if names is None else f" of {len(names)} values")
+        if (
+            row.ndim != 1
+            or row.dtype != np.float64
+            or not len(row)
+            or (names is not None and len(row) != len(names))
+        ):
+            warnings.warn(
+                f"{path}: radiomics entry is {row.dtype} {row.shape}, expected {expected}; "
+                "recomputing",
+                stacklevel=2,
+            )
+            return None
+        return row
+
+    def put(self, sha: str, row: np.ndarray, names: list[str] | None = None) -> None:
+        """Store one image's row (atomic: a killed write leaves no entry)."""
+        row = np.asarray(row, dtype=np.float64)
+        if self.folder is None:
+            self._memory[sha] = row
+            return
+        if not self.write:
+            return
+        if names is not None and self.names() != names:
+            atomic_write_json(self.folder / "features.json", {"names": names})
+            self._names = list(names)
+        buf = io.BytesIO()
+        np.save(buf, row, allow_pickle=False)
+        atomic_write_bytes(self.path(sha), buf.getvalue())
+
+    def finish(self) -> None:
+        """Drop other versions' entries and killed writes' temporary files (write mode)."""
+        if self.root is None or not self.write or not self.root.is_dir():
+            return
+        for other in self.root.iterdir():
+            if other.name == self.version:
+                continue
+            if other.is_dir() and not other.is_symlink():
+                shutil.rmtree(other, ignore_errors=True)
+            else:
+                other.unlink(missing_ok=True)
+        if self.folder is not None and self.folder.is_dir():
+            for tmp in self.folder.rglob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+    def as_dict(self) -> dict:
+        return {"hits": self.hits, "misses": self.misses, "version": self.version}
+
+
+@functools.cache
+def _extractor():
+    """frd-score's v1 extractor for 2-D images, built once per process."""
+    from frd_score import frd as frd_lib
+
+    frd_lib._ensure_radiomics()
+    frd_lib.setVerbosity(60)  # pyradiomics logs every image otherwise
+    logging.getLogger("radiomics").setLevel(logging.ERROR)  # and through the root logger
+    return frd_lib.get_feature_extractor(frd_version=FRD_VERSION, image_dim=2)
+
+
+def extract(pixels: np.ndarray) -> tuple[np.ndarray, list[str]] | None:
+    """One image's radiomics row and names from its 16-bit pixels; None when frd-score fails.
+
+    The same path as `metrics.frd_features`: the pixels go through a 16-bit PNG into
+    frd-score's `process_image_mask_pair` (it reads files), so the values are the same.
+    """
+    from frd_score import frd as frd_lib
+
+    from factory.io import write_png16
+
+    with tempfile.TemporaryDirectory(prefix="frd-") as tmp:
+        path = Path(tmp) / "image.png"
+        write_png16(path, pixels)
+        out = frd_lib.process_image_mask_pair(
+            (path, None), feature_extractor=_extractor(), frd_version=FRD_VERSION
+        )
+    if out is None:
+        return None
+    return np.asarray(out[0], dtype=np.float64), list(out[1])
+
+
+def radiomics_features(
+    shas: Sequence[str],
+    load: Callable[[int], np.ndarray],
+    cache: RadiomicsCache | None,
+    workers: int,
+    mapper: Callable | None = None,
+) -> np.ndarray:
+    """Radiomics rows [N, R] of N images, from the cache where it has them.
+
+    `load(i)`: image i, float [H, W] in [0, 1], called only for images the cache lacks,
+    one at a time (at most 2 x workers images are held while a pool computes). Misses are
+    computed by a pool of `workers` processes, or by `mapper` (`factory.shard.map_shards`:
+    every rank must see the same cache folder, so that all deal out the same misses),
+    stored as they arrive (a killed run keeps what it computed) and counted in
+    `cache.misses`; the same sha twice is computed once. Rows may hold NaN (see
+    `metrics.frd_from_features`).
+    """
+    cache = cache if cache is not None else RadiomicsCache(None)
+    rows: dict[str, np.ndarray] = {}
+    first: dict[str, int] = {}
+    for i, sha in enumerate(shas):
+        if sha in first:
+            continue
+        first[sha] = i
+        row = cache.get(sha)
+        if row is not None:
+            rows[sha] = row
+    todo = [i for sha, i in first.items() if sha not in rows]
+    cache.misses += len(todo)
+    cache.hits += len(shas) - len(todo)
+    if todo:
+        for i, row in _compute(todo, shas, load, cache, workers, mapper):
+            rows[shas[i]] = row
+    if not len(shas):
+        return np.zeros((0, len(cache.names() or ())), dtype=np.float64)
+    widths = {len(r) for r in rows.values()}
+    if len(widths) > 1:  # entries of one version cannot differ: a damaged cache
+        raise FactoryError(
+            f"radiomics cache {cache.folder}: rows of {sorted(widths)} values in one version; "
+            "delete the folder (it is rebuilt)"
+        )
+    return np.stack([rows[sha] for sha in shas])
+
+
+def _compute(
+    todo: list[int],
+    shas: Sequence[str],
+    load: Callable[[int], np.ndarray],
+    cache: RadiomicsCache,
+    workers: int,
+    mapper: Callable | None,
+):
+    """(index, row) of every image in `todo`, each stored in the cache as it arrives."""
+
+    def done(i: int, out: tuple[np.ndarray, list[str]] | BaseException | None):
+        if isinstance(out, BaseException) or out is None:
+            why = "empty or constant image?" if out is None else f"{type(out).__name__}: {out}"
+            raise FactoryError(
+                f"radiomics: feature extraction failed for image {i} (sha256 {shas[i]}): {why}"
+            ) from (out if isinstance(out, BaseException) else None)
+        cache.put(shas[i], out[0], out[1])
+        return i, out[0]
+
+    bar = tqdm(total=len(todo), desc="radiomics", unit="img", leave=False)
+    try:
+        if mapper is not None:
+            names: list[str] = []
+
+            def one(i: int) -> np.ndarray:
+                pixels = quantize(load(i))
+                try:
+                    out = extract(pixels)
+                except Exception as exc:
+                    out = exc
+                if isinstance(out, BaseException) or out is None:
+                    done(i, out)  # a FactoryError naming the image, re-raised on every rank
+                names[:] = out[1]
+                return out[0]  # only the row travels
+
+            for start in range(0, len(todo), MAPPER_CHUNK):
+                part = todo[start : start + MAPPER_CHUNK]
+                for i, row in zip(
+                    part, mapper(one, part, desc="radiomics (this rank)"), strict=True
+                ):
+                    # rank 0 computes the first item of every part: it knows the names
+                    bar.update(1)
+                    yield done(i, (row, names or None))
+        elif workers <= 1:
+            for i in todo:
+                pixels = quantize(load(i))
+                try:
+                    out = extract(pixels)
+                except Exception as exc:
+                    out = exc
+                bar.update(1)
+                yield done(i, out)
+        else:
+            with mp.Pool(processes=workers) as pool:
+                pending: collections.deque = collections.deque()
+                for i in todo:
+                    pending.append((i, pool.apply_async(extract, (quantize(load(i)),))))
+                    if len(pending) >= 2 * workers:
+                        yield _wait(*pending.popleft(), done, bar)
+                while pending:
+                    yield _wait(*pending.popleft(), done, bar)
+    finally:
+        bar.close()
+
+
+def _wait(i: int, result, done, bar):
+    try:
+        out = result.get()
+    except Exception as exc:
+        out = exc
+    bar.update(1)
+    return done(i, out)
