@@ -5,6 +5,8 @@ Radiomics cost ~0.3 s per 32 px image here, so each test extracts a handful at m
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -214,3 +216,47 @@ def test_keys_are_the_sha256_of_the_png_the_stages_write(tmp_path) -> None:
     x = images(2)
     assert write_png16(tmp_path / "a.png", quantize(x[0])) == image_sha(x[0])
     assert sha256_file(tmp_path / "a.png") == image_sha(x[0]) != image_sha(x[1])
+
+
+WORKER = """
+import json, sys
+import numpy as np
+from factory import shard
+from factory.gate.radiomics import RadiomicsCache, image_sha, radiomics_features
+
+x = np.load(sys.argv[2])
+shas = [image_sha(im) for im in x]
+rank, _ = shard.world()
+cache = RadiomicsCache(sys.argv[1], write=shard.is_main())  # rank 0 alone writes
+first = radiomics_features(shas[:3], lambda i: x[i], cache, 1, mapper=shard.map_shards)
+# the same images again (a synthetic copy of a training image): no rank may deal out
+# different misses, whether or not rank 0's files have landed yet
+second = radiomics_features(shas[2:], lambda i: x[2 + i], cache, 1, mapper=shard.map_shards)
+np.save(f"{sys.argv[1]}/../rank-{rank}.npy", np.concatenate([first, second]))
+with open(f"{sys.argv[1]}/../rank-{rank}.json", "w") as fh:
+    json.dump(cache.as_dict(), fh)
+shard.close()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_two_processes_share_the_misses_and_rank_0_alone_writes(four, tmp_path) -> None:
+    x, shas, reference = four
+    np.save(tmp_path / "x.npy", x)
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
+    cmd += ["2", str(script), str(tmp_path / "radiomics"), str(tmp_path / "x.npy")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = np.concatenate([reference[:3], reference[2:]])
+    for rank in (0, 1):
+        assert np.array_equal(np.load(tmp_path / f"rank-{rank}.npy"), expected, equal_nan=True)
+        counts = json.loads((tmp_path / f"rank-{rank}.json").read_text())
+        assert (counts["hits"], counts["misses"]) == (1, 4)
+    cache = RadiomicsCache(tmp_path / "radiomics")
+    assert len(list(cache.folder.glob("*/*.npy"))) == 4
+    rows = radiomics_features(shas, Loader(x), cache, workers=1)
+    assert cache.misses == 0 and np.array_equal(rows, reference, equal_nan=True)

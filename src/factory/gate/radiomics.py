@@ -81,8 +81,9 @@ class RadiomicsCache:
 
     `hits`: rows served without extraction; `misses`: extractions run (both add up over
     the calls of `radiomics_features`). `version`: the key of the subfolder (default
-    `version_key()`; tests give another to stand for an upgrade). `write=False` reads
-    only: ranks other than the main one of a sharded stage, which get the same rows.
+    `version_key()`; tests give another to stand for an upgrade). `write=False` reads the
+    files but keeps what it computes in memory: the ranks other than the main one of a
+    sharded stage (every rank gets every row; rank 0 alone writes).
     """
 
     def __init__(
@@ -120,7 +121,7 @@ class RadiomicsCache:
 
     def get(self, sha: str) -> np.ndarray | None:
         """The stored row, or None (absent, or damaged: warned about, recomputed)."""
-        if self.folder is None:
+        if self.folder is None or sha in self._memory:
             return self._memory.get(sha)
         path = self.path(sha)
         if not path.is_file():
@@ -149,10 +150,10 @@ class RadiomicsCache:
     def put(self, sha: str, row: np.ndarray, names: list[str] | None = None) -> None:
         """Store one image's row (atomic: a killed write leaves no entry)."""
         row = np.asarray(row, dtype=np.float64)
-        if self.folder is None:
+        if self.folder is None or not self.write:
+            # a reading rank keeps its rows: its view stays the main rank's (files + rows
+            # computed in this run), whenever the main rank's writes land
             self._memory[sha] = row
-            return
-        if not self.write:
             return
         if names is not None and self.names() != names:
             atomic_write_json(self.folder / "features.json", {"names": names})
