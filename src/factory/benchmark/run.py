@@ -7,6 +7,7 @@ Everything that can be wrong with the inputs is checked before the first model t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,29 +280,45 @@ def train_all(
     main_scenario: str,
     weights_files: dict[str, str] | None = None,
 ) -> tuple[list[Run], Any]:
-    """Train and evaluate every job; also return the main model as (model, split, x)."""
-    from tqdm.auto import tqdm
+    """Train and evaluate every job; also return the main model as (model, split, x).
+
+    Under several worker processes the jobs are dealt out by `shard.map_shards` (one job
+    per rank at a time) and every rank gets every run, in job order. The main job is
+    dealt first, to rank 0, which keeps its model for Grad-CAM (no model travels; other
+    ranks return None for it). A job seeds its own RNGs, so its run does not depend on the
+    rank, the jobs before it or the process count (given the same torch thread count:
+    `benchmark.threads`; torchrun sets OMP_NUM_THREADS=1 in its workers).
+    """
+    from factory import shard
 
     from .fit import runtime
 
     rt = runtime(cfg)
+    if rt.device.type == "cuda":
+        rt = dataclasses.replace(rt, device=shard.device())  # cuda:LOCAL_RANK
     jobs = make_jobs(cfg, protocol_splits(cfg, pool, the_plan, seed), seed, main_scenario)
     weights_files = weights_files or {}
-    runs, main_model, tensors = [], None, {}
-    with cpu_threads(cfg.threads), tqdm(total=len(jobs), desc="benchmark", unit="model") as bar:
-        for job in jobs:
-            if job.size not in tensors:
-                tensors = {job.size: pool.tensor(job.size)}  # one image size in memory
-            x = tensors[job.size]
-            bar.set_postfix_str(
-                f"{job.config} {job.scenario} seed {job.seed_index} {job.split.name}"
-            )
-            run, model = run_one(job, cfg, x, pool.rows, rt, weights_files.get(job.backbone))
-            runs.append(run)
-            if job.main:
-                main_model = (model, job.split, x)
-            bar.update(1)
-    return runs, main_model
+    order = sorted(range(len(jobs)), key=lambda i: not jobs[i].main)  # main job on rank 0
+    tensors: dict[int, Any] = {}
+    kept: dict[str, Any] = {}
+
+    def one(i: int) -> Run:
+        job = jobs[i]
+        if job.size not in tensors:
+            tensors.clear()  # one image size in memory (besides the main model's)
+            tensors[job.size] = pool.tensor(job.size)
+        x = tensors[job.size]
+        run, model = run_one(job, cfg, x, pool.rows, rt, weights_files.get(job.backbone))
+        if job.main:
+            kept["main"] = (model, job.split, x)
+        return run
+
+    with cpu_threads(cfg.threads):
+        done = shard.map_shards(one, order, "benchmark")
+    runs: list[Run] = [None] * len(jobs)  # type: ignore[list-item]
+    for i, run in zip(order, done, strict=True):
+        runs[i] = run
+    return runs, kept.get("main")
 
 
 def collect(runs: list[Run], config: str, scenario: str) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -382,12 +399,16 @@ def run_benchmark(
     dataset_dir: str | Path,
     manifest_path: str | Path,
     out_dir: str | Path,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Run the benchmark and write its outputs into `out_dir` (atomically); returns the verdict.
 
     A rejection is a result, not an error: it is written to acceptance.json like an
-    acceptance, and `factory publish` refuses a rejected set.
+    acceptance, and `factory publish` refuses a rejected set. Under several worker
+    processes every rank checks the inputs and trains its share of the jobs; rank 0 alone
+    evaluates and writes, the others return None.
     """
+    from factory import shard
+
     from .model import pretrained_weights_file
     from .report import write_report
     from .tables import card_table
@@ -398,6 +419,8 @@ def run_benchmark(
     main = main_scenario_name(cfg, the_plan.scenarios)
     names = [s.name for s in the_plan.scenarios]
     runs, main_model = train_all(cfg, pool, the_plan, common.seed, main, weights)
+    if not shard.is_main():
+        return None
     summary = evaluate(cfg, pool, runs, names, common.seed)
     main_config = config_label(cfg.backbones[0], cfg.image_sizes[0])
     verdict = verdict_of(cfg, summary, main_config, main)
