@@ -163,7 +163,11 @@ class RadiomicsCache:
         atomic_write_bytes(self.path(sha), buf.getvalue())
 
     def finish(self) -> None:
-        """Drop other versions' entries and killed writes' temporary files (write mode)."""
+        """Drop other versions' entries and killed writes' temporary files (write mode).
+
+        Only while no other process writes here (its temporary files would go too): the
+        gate calls it on its main rank after the radiomics.
+        """
         if self.root is None or not self.write or not self.root.is_dir():
             return
         for other in self.root.iterdir():
