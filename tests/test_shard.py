@@ -1,7 +1,8 @@
 """factory.shard: item i on rank i % size, every rank gets every result in item order.
 
 One process is a plain loop; two real processes (torchrun, gloo on CPU) split the items,
-uneven counts included, and an error met on one rank is raised on every rank.
+uneven counts included, and an error met on one rank is raised on every rank; `share`
+gives rank 0's value to every rank.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ seven = shard.map_shards(lambda x: {"x": x, "y": x * x + offset, "rank": shard.w
                          list(range(7)), "seven")
 three = shard.map_shards(lambda s: s.upper(), ["a", "b", "c"])
 none = shard.map_shards(lambda x: x, [])
+shared = shard.share(["rank", rank])  # rank 0's value everywhere
 
 
 def bad(x):
@@ -43,7 +45,7 @@ try:
 except FactoryError as exc:
     error = str(exc)
 record = {"rank": rank, "size": size, "main": shard.is_main(), "device": str(shard.device()),
-          "seven": seven, "three": three, "none": none, "error": error}
+          "seven": seven, "three": three, "none": none, "shared": shared, "error": error}
 with open(f"{sys.argv[1]}/rank-{rank}.json", "w") as fh:
     json.dump(record, fh)
 shard.close()
@@ -55,6 +57,7 @@ def test_one_process_is_a_plain_loop(monkeypatch) -> None:
     assert shard.world() == (0, 1) and shard.is_main()
     assert shard.map_shards(lambda x: x * 2, [3, 1, 2], "double", progress=False) == [6, 2, 4]
     assert shard.map_shards(lambda x: x, []) == []
+    assert shard.share({"a": 1}) == {"a": 1}
     assert shard.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(FactoryError, match="bad"):
         shard.map_shards(lambda x: (_ for _ in ()).throw(FactoryError("bad")), [1])
@@ -79,5 +82,6 @@ def test_two_processes_split_items_and_share_all_results(tmp_path: Path) -> None
         assert r["seven"] == expected  # every item once, in item order, i on rank i % 2
         assert r["three"] == ["A", "B", "C"]  # 3 items on 2 ranks: rank 0 has two
         assert r["none"] == []
+        assert r["shared"] == ["rank", 0]
         assert r["error"] == "item 3 cannot be read"  # met on rank 1, raised on both
         assert r["device"] == "cpu"

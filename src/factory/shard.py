@@ -89,6 +89,21 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+def share(value: T) -> T:
+    """Rank 0's `value` on every rank (a collective: every rank calls it; one process: as is).
+
+    For what must agree before a `map_shards`, when ranks could see it differently (e.g.
+    which images a cache on one machine's disk lacks).
+    """
+    if world()[1] == 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 class _Failed:
     """What a rank sends instead of a result when `fn` raised on one of its items."""
 
