@@ -231,3 +231,26 @@ def test_hand_run_torchrun_workers_print_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     lines = error_lines(done.stderr)
     assert lines == [f"error: {params}: train.steps = '5': Input should be a valid integer"]
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("name", ["gate", "benchmark"])
+def test_gate_and_benchmark_workers_report_an_input_error_once(tmp_path: Path, name: str) -> None:
+    """gate.processes / benchmark.processes 2: the stage script starts two workers (its
+    launcher); both meet the missing input, rank 0 alone prints it, exit 2, no traceback."""
+    from factory.benchmark.stage import STAGE as BENCHMARK
+    from factory.gate.stage import STAGE as GATE
+
+    assert (GATE.launcher, BENCHMARK.launcher) == ("gate", "benchmark")
+    params = project_params(tmp_path, **{name: {"processes": 2}})
+    missing = tmp_path / "none"
+    first = {"gate": "--samples", "benchmark": "--dataset"}[name]
+    args = [first, str(missing / "set"), "--manifest", str(missing / "manifest.parquet")]
+    args += ["--out", str(tmp_path / "out"), "--params", str(params)]
+    done = run_script(name, *args, env={"OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""})
+    assert done.returncode == 2, done.stderr
+    assert len(error_lines(done.stderr)) == 1, done.stderr
+    assert str(missing) in error_lines(done.stderr)[0]
+    assert "Traceback" not in done.stderr and "ChildFailedError" not in done.stderr
+    assert not (tmp_path / "out").exists()
