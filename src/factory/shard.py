@@ -55,9 +55,9 @@ def init() -> None:
         if local > torch.cuda.device_count():
             raise FactoryError(
                 f"{local} worker processes on this machine but {torch.cuda.device_count()} "
-                "GPU(s) visible: one GPU per process; lower <stage>.processes (or "
-                "torchrun --nproc_per_node), or hide the GPUs (CUDA_VISIBLE_DEVICES='') for "
-                "CPU processes"
+                "GPU(s) visible: one GPU per process; lower gate.processes / "
+                "benchmark.processes (or torchrun --nproc_per_node), or hide the GPUs "
+                "(CUDA_VISIBLE_DEVICES='') for CPU processes"
             )
         torch.cuda.set_device(device())
         dist.init_process_group("nccl", timeout=GATHER_TIMEOUT, device_id=device())
