@@ -96,42 +96,58 @@ class RadiomicsCache:
         self.misses = 0
         self._memory: dict[str, np.ndarray] = {}
         self._names: list[str] | None = None
+        self._names_read = False
+        self._folder = None if self.root is None else self.root / self.version
+        self._header = b""  # the .npy header of a row of len(names) float64 values
 
     @property
     def folder(self) -> Path | None:
-        return None if self.root is None else self.root / self.version
+        return self._folder
 
     def path(self, sha: str) -> Path:
-        if self.folder is None:
+        if self._folder is None:
             raise ValueError("an in-memory RadiomicsCache has no files")
         if not _SHA.match(sha):
             raise FactoryError(f"radiomics cache: {sha!r} is not a sha256 (64 hex digits)")
-        return self.folder / sha[:2] / f"{sha}.npy"
+        return self._folder / sha[:2] / f"{sha}.npy"
 
     def names(self) -> list[str] | None:
         """Feature names of this version (None until one row has been computed)."""
-        if self._names is None and self.folder is not None:
-            meta = self.folder / "features.json"
+        if not self._names_read and self._folder is not None:
+            self._names_read = True
+            meta = self._folder / "features.json"
             if meta.is_file():
                 try:
-                    self._names = list(json.loads(meta.read_text())["names"])
+                    self._set_names(json.loads(meta.read_text())["names"])
                 except (OSError, ValueError, KeyError, TypeError) as exc:
                     warnings.warn(f"{meta}: unreadable ({exc}); rewritten", stacklevel=2)
         return self._names
 
+    def _set_names(self, names: Sequence[str]) -> None:
+        self._names = list(names)
+        self._header = _npy(np.zeros(len(self._names)))[: -8 * len(self._names)]
+
     def get(self, sha: str) -> np.ndarray | None:
         """The stored row, or None (absent, or damaged: warned about, recomputed)."""
-        if self.folder is None or sha in self._memory:
+        if self._folder is None or sha in self._memory:
             return self._memory.get(sha)
         path = self.path(sha)
-        if not path.is_file():
-            return None
         try:
-            row = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
             warnings.warn(f"{path}: unreadable radiomics entry ({exc}); recomputing", stacklevel=2)
             return None
         names = self.names()
+        size = None if names is None else len(self._header) + 8 * len(names)
+        if len(data) == size and data.startswith(self._header):  # no header to parse
+            return np.frombuffer(data, dtype=np.float64, offset=len(self._header))
+        try:
+            row = np.load(io.BytesIO(data), allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            warnings.warn(f"{path}: unreadable radiomics entry ({exc}); recomputing", stacklevel=2)
+            return None
         expected = "1-D float64" + ("" if names is None else f" of {len(names)} values")
         if (
             row.ndim != 1
@@ -150,17 +166,15 @@ class RadiomicsCache:
     def put(self, sha: str, row: np.ndarray, names: list[str] | None = None) -> None:
         """Store one image's row (atomic: a killed write leaves no entry)."""
         row = np.asarray(row, dtype=np.float64)
-        if self.folder is None or not self.write:
+        if self._folder is None or not self.write:
             # a reading rank keeps its rows: its view stays the main rank's (files + rows
             # computed in this run), whenever the main rank's writes land
             self._memory[sha] = row
             return
-        if names is not None and self.names() != names:
-            atomic_write_json(self.folder / "features.json", {"names": names})
-            self._names = list(names)
-        buf = io.BytesIO()
-        np.save(buf, row, allow_pickle=False)
-        atomic_write_bytes(self.path(sha), buf.getvalue())
+        if names is not None and self.names() != list(names):
+            atomic_write_json(self._folder / "features.json", {"names": list(names)})
+            self._set_names(names)
+        atomic_write_bytes(self.path(sha), _npy(row))
 
     def finish(self) -> None:
         """Drop other versions' entries and killed writes' temporary files (write mode).
@@ -177,12 +191,18 @@ class RadiomicsCache:
                 shutil.rmtree(other, ignore_errors=True)
             else:
                 other.unlink(missing_ok=True)
-        if self.folder is not None and self.folder.is_dir():
-            for tmp in self.folder.rglob(".*.tmp"):
+        if self._folder is not None and self._folder.is_dir():
+            for tmp in self._folder.rglob(".*.tmp"):
                 tmp.unlink(missing_ok=True)
 
     def as_dict(self) -> dict:
         return {"hits": self.hits, "misses": self.misses, "version": self.version}
+
+
+def _npy(row: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, row, allow_pickle=False)
+    return buf.getvalue()
 
 
 @functools.cache
