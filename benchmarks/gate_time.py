@@ -1,6 +1,6 @@
 """Gate growth: time and peak memory per part over a sweep of set sizes; a paper-scale estimate.
 
-    python benchmarks/gate_time.py                     # the full sweep (see --sizes), ~1 h
+    python benchmarks/gate_time.py                     # the full sweep (see --sizes), 1-3 h
     python benchmarks/gate_time.py --sizes 250x150     # one size (merged into the JSON)
     python benchmarks/gate_time.py --work /tmp/gt      # keep and reuse the generated images
     python benchmarks/gate_time.py --table-only        # re-render figure, tables, estimate
@@ -50,7 +50,7 @@ MARKERS = {
     "gate-time": ("<!-- gate-time:begin -->", "<!-- gate-time:end -->"),
     "gate-estimate": ("<!-- gate-estimate:begin -->", "<!-- gate-estimate:end -->"),
 }
-DEFAULT_SIZES = "250x150,500x300,1000x600,2000x1200,500x300@256"
+DEFAULT_SIZES = "250x150,500x300,1000x600,2000x1200,250x150@256"
 MODES = ("shortlist", "exhaustive")
 PARTS = (
     "load",
@@ -320,20 +320,27 @@ def timed_run(
 
 
 # --- prior guess of a run's time (progress / ETA before any fit exists) ---------------------
-def prior_seconds(syn: int, train: int, px: int, mode: str, fits: dict | None = None) -> float:
-    """A rough forecast: from this JSON's fits when present, else from docs' 94.6 s figure."""
+def _guess(syn: int, train: int, px: int, mode: str) -> float:
+    """Seconds of one run from a fixed model: start-up, per image, per NCC pair."""
     n, pairs = syn + train + val_count(train), (syn + val_count(train)) * train
     pix = (px / 64) ** 2
-    if fits and fits.get("total", {}).get(mode):
-        f = fits["total"][mode]
-        q = fits.get("pixel_exponent", {}).get("total", {}).get(mode, 2.0)
-        return f["coef"] * n ** f["exponent"] * (px / 64) ** q
-    start_up = 30.0  # python, torch and the two-sample CNNs on tiny sets (2 loaded cores)
-    per_image = 94.6 / 860  # docs/performance.md: 500 x 300 (+60) at 64 px, with FRD
+    start_up = 60.0  # python, torch, references and two-sample tests on small sets
+    per_image = 0.1  # docs/performance.md: radiomics ~0.2 CPU-s per image, 2 workers
     if mode == "exhaustive":
         # the radiomics are cached by then; the NCC: 2 flop x 25 shifts x px^2 per pair
-        return start_up + 0.3 * per_image * n * pix + pairs * 2 * 25 * px * px / 1e10
+        return start_up + 0.2 * per_image * n * pix + pairs * 2 * 25 * px * px / 1e10
     return start_up + per_image * n * pix
+
+
+def prior_seconds(syn: int, train: int, px: int, mode: str, runs: list[dict]) -> float:
+    """A rough forecast of one run: the fixed model, scaled by how the JSON's runs of this
+    mode compared with it (the median ratio; 1 without runs)."""
+    ratios = [
+        r["wall_s"] / _guess(r["n_synthetic"], r["n_train"], r["px"], mode)
+        for r in runs
+        if r["mode"] == mode
+    ]
+    return _guess(syn, train, px, mode) * (float(np.median(ratios)) if ratios else 1.0)
 
 
 # --- fits --------------------------------------------------------------------------------
@@ -460,13 +467,13 @@ def gate_estimate(fits: dict, counts: dict, flops: dict | None) -> dict | None:
     if not one:
         return None
     ranks, gpu = 8, assumed("gpu_speedup")
-    eight = {
-        p: s / ranks / (gpu if p in ON_GPU else 1) if p in SHARDED else s for p, s in one.items()
-    }
+    cpu8 = {p: s / ranks if p in SHARDED else s for p, s in one.items()}
+    eight = {p: s / gpu if p in ON_GPU else s for p, s in cpu8.items()}
     return {
         "one_process": one,
         "one_total_s": sum(one.values()),
         "one_dominant": max(one, key=one.get),
+        "eight_cpu_ranks_s": sum(cpu8.values()),
         "eight_gpus": eight,
         "eight_total_s": sum(eight.values()),
         "eight_dominant": max(eight, key=eight.get),
@@ -525,7 +532,7 @@ def benchmark_estimate(name: str, flops: dict | None) -> dict:
         return out
     anchor = assumed("effnetv2l_img_s_256") * flops["tf_efficientnetv2_l_256"]
     pos = assumed("rsna_positive_fraction") if name == "rsna" else 0.5
-    times = []  # in make_jobs order: size, backbone, seed, scenario, split
+    times, names = [], []  # in make_jobs order: size, backbone, seed, scenario, split
     for size in cfg.image_sizes:
         for backbone in cfg.backbones:
             train_ips = anchor / flops[f"{backbone}_{size}"]
@@ -548,8 +555,17 @@ def benchmark_estimate(name: str, flops: dict | None) -> dict:
                             cfg.epochs * fitted / train_ips
                             + (cfg.epochs * monitor + evaluate) / infer_ips
                         )
+                        names.append(f"{backbone} @ {size} px")
     ranks = [sum(times[r::8]) for r in range(8)]  # job i on rank i % 8, as map_shards
-    out |= {"one_gpu_s": sum(times), "eight_gpus_s": max(ranks), "longest_job_s": max(times)}
+    share: dict[str, float] = {}
+    for name_, t in zip(names, times, strict=True):
+        share[name_] = share.get(name_, 0.0) + t / sum(times)
+    out |= {
+        "one_gpu_s": sum(times),
+        "eight_gpus_s": max(ranks),
+        "longest_job_s": max(times),
+        "share": dict(sorted(share.items(), key=lambda kv: -kv[1])),
+    }
     return out
 
 
@@ -646,20 +662,30 @@ def growth_table(doc: dict) -> str:
 def estimate_table(doc: dict) -> str:
     est = doc.get("estimate") or {}
     lines = [
-        "| profile | counts (synthetic / train / val, px) | gate, 1 process | gate, 8 GPUs | "
-        "benchmark jobs | benchmark, 1 GPU | benchmark, 8 GPUs |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| profile | counts (synthetic / train / val, px) | gate, 1 process | gate, 8 CPU "
+        "ranks | gate, 8 GPUs | benchmark jobs | benchmark, 1 GPU | benchmark, 8 GPUs |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in est.items():
         c, g, b = e["counts"], e["gate"], e["benchmark"]
         gate1 = "-" if not g else f"{_fmt_s(g['one_total_s'])} ({g['one_dominant']})"
         gate8 = "-" if not g else f"{_fmt_s(g['eight_total_s'])} ({g['eight_dominant']})"
+        cpu8 = "-" if not g else _fmt_s(g["eight_cpu_ranks_s"])
         lines.append(
             f"| {name} | {c['n_synthetic']} / {c['n_train']} / {c['n_val']}, {c['px']} px | "
-            f"{gate1} | {gate8} | {b['jobs']} ({b['protocol']}, {len(b['scenarios'])} "
+            f"{gate1} | {cpu8} | {gate8} | {b['jobs']} ({b['protocol']}, {len(b['scenarios'])} "
             f"scenarios x {b['splits']} splits, {b['epochs']} epochs) | "
             f"{_fmt_s(b.get('one_gpu_s'))} | {_fmt_s(b.get('eight_gpus_s'))} |"
         )
+    for name, e in est.items():
+        b = e["benchmark"]
+        if b.get("share"):
+            top = ", ".join(f"{k} {v:.0%}" for k, v in list(b["share"].items())[:3])
+            lines += [
+                "",
+                f"{name} benchmark time by backbone and size (largest first): {top}; "
+                f"longest job {_fmt_s(b['longest_job_s'])}.",
+            ]
     for name, e in est.items():
         g = e["gate"]
         if g:
@@ -681,8 +707,9 @@ def estimate_table(doc: dict) -> str:
     lines += [
         "",
         "Gate, 1 process: the fitted curves (this machine's 2 cores) extrapolated to the "
-        "profile's counts, part by part, times (px / 64)^pixel exponent. 8 GPUs: the sharded "
-        "parts divided by 8 ranks, the GPU parts also by `gpu_speedup`. Benchmark: per job "
+        "profile's counts, part by part, times (px / 64)^pixel exponent. 8 CPU ranks: the "
+        "sharded parts divided by 8. 8 GPUs: as 8 CPU ranks, the GPU parts also divided by "
+        "the assumed `gpu_speedup`. Benchmark: per job "
         "epochs x training images / training img/s + (monitor x epochs + evaluated) / "
         "inference img/s; 8 GPUs = the busiest rank when job i runs on rank i % 8.",
     ]
@@ -823,11 +850,10 @@ def sweep(args: argparse.Namespace, doc: dict) -> None:
         if mode != "exhaustive" or s * t <= args.exhaustive_max_pairs
     ]
     skipped = [(s, t, px) for s, t, px in sizes if s * t > args.exhaustive_max_pairs]
-    old_fits = doc.get("fits")
-    forecast = [prior_seconds(s, t, px, m, old_fits) for s, t, px, m in plan]
+    forecast = [prior_seconds(s, t, px, m, doc["runs"]) for s, t, px, m in plan]
     print(
         f"{len(plan)} gate runs; forecast {_fmt_s(sum(forecast))} of gate time on this "
-        f"machine (rough; data generation extra)"
+        f"machine (rough, scaled by the JSON's earlier runs; data generation extra)"
         + (
             f"; exhaustive skipped at {', '.join(tag(*x) for x in skipped)} "
             f"(--exhaustive-max-pairs {args.exhaustive_max_pairs})"
