@@ -18,7 +18,13 @@ import pytest
 
 from factory.errors import FactoryError
 from factory.gate import metrics
-from factory.gate.radiomics import RadiomicsCache, image_sha, radiomics_features, version_key
+from factory.gate.radiomics import (
+    RadiomicsCache,
+    _extractor,
+    image_sha,
+    radiomics_features,
+    version_key,
+)
 
 
 def images(n: int, seed: int = 0) -> np.ndarray:
@@ -260,3 +266,21 @@ def test_two_processes_share_the_misses_and_rank_0_alone_writes(four, tmp_path) 
     assert len(list(cache.folder.glob("*/*.npy"))) == 4
     rows = radiomics_features(shas, Loader(x), cache, workers=1)
     assert cache.misses == 0 and np.array_equal(rows, reference, equal_nan=True)
+
+
+def test_map_shards_in_one_process_leaves_the_misses_to_the_pool(four, tmp_path) -> None:
+    from factory import shard
+
+    x, shas, reference = four
+    calls = []
+
+    def counting(fn, items, desc=""):
+        calls.append(len(items))
+        return shard.map_shards(fn, items, desc)
+
+    _extractor.cache_clear()  # built again by whichever process extracts
+    rows = radiomics_features(shas[:2], Loader(x), None, workers=2, mapper=shard.map_shards)
+    assert np.array_equal(rows, reference[:2], equal_nan=True)
+    assert _extractor.cache_info().currsize == 0  # not here: in the pool's processes
+    radiomics_features(shas[:1], Loader(x), None, workers=2, mapper=counting)
+    assert calls == [1]  # any other mapper is used as given

@@ -252,9 +252,15 @@ def radiomics_features(
     every rank must see the same cache folder, so that all deal out the same misses),
     stored as they arrive (a killed run keeps what it computed) and counted in
     `cache.misses`; the same sha twice is computed once. Rows may hold NaN (see
-    `metrics.frd_from_features`).
+    `metrics.frd_from_features`). `shard.map_shards` in a single process would be a
+    serial loop: the pool is used then (when workers > 1).
     """
     cache = cache if cache is not None else RadiomicsCache(None)
+    if mapper is not None and workers > 1:
+        from factory import shard
+
+        if mapper is shard.map_shards and shard.world()[1] == 1:
+            mapper = None
     rows: dict[str, np.ndarray] = {}
     first: dict[str, int] = {}
     for i, sha in enumerate(shas):
