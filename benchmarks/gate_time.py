@@ -648,6 +648,7 @@ def growth_table(doc: dict) -> str:
             "| --- | --- | --- | ---: | ---: | ---: | ---: |",
             *rows,
         ]
+    lines += checks(runs, fits)
     peak = fits.get("peak_rss")
     if peak:
         lines += [
@@ -657,6 +658,54 @@ def growth_table(doc: dict) -> str:
         ]
     lines += ["", "![gate time per part against set size](figures/gate_time.png)"]
     return "\n".join(lines)
+
+
+def checks(runs: list[dict], fits: dict) -> list[str]:
+    """The issue's measurable targets, as sentences (empty where the runs do not say)."""
+    out = []
+    cs = fits.get("copy_search") or {}
+    if "shortlist" in cs and "exhaustive" in cs:
+        b_s, b_e = cs["shortlist"]["exponent"], cs["exhaustive"]["exponent"]
+        verdict = "below" if b_s < b_e else "NOT below"
+        out.append(
+            f"Copy search grows as (N_synthetic x N_train)^{b_s:.2f} with the shortlist, "
+            f"{verdict} the exhaustive search's ^{b_e:.2f}."
+        )
+    base = {
+        (r["n_synthetic"], r["n_train"]): r
+        for r in runs
+        if r["px"] == 64 and r["mode"] == "shortlist"
+    }
+    for (syn, train), r in sorted(base.items()):
+        big = next((b for (s2, t2), b in base.items() if t2 == 4 * train), None)
+        if big:
+            ratio = big["process_peak_rss_mb"] / r["process_peak_rss_mb"]
+            out.append(
+                f"4x the training images ({train} -> {big['n_train']}, with "
+                f"{syn} -> {big['n_synthetic']} synthetic): peak RSS x{ratio:.2f} "
+                f"({r['process_peak_rss_mb']:.0f} -> {big['process_peak_rss_mb']:.0f} "
+                "MB; target <= 1.2)."
+            )
+    for r in runs:
+        cache = r.get("radiomics_cache") or {}
+        cold = next(
+            (
+                c
+                for c in runs
+                if c["size"] == r["size"]
+                and c is not r
+                and (c.get("radiomics_cache") or {}).get("hits") == 0
+            ),
+            None,
+        )
+        part, cold_part = ((x.get("parts") or {}).get("radiomics") for x in (r, cold or {}))
+        if cache.get("misses") == 0 and cache.get("hits") and part and cold_part:
+            out.append(
+                f"Radiomics rerun at {r['size']} ({r['mode']} run, {cache['hits']} "
+                f"cache hits, 0 misses): {part['wall_s']:.1f} s against "
+                f"{cold_part['wall_s']:.1f} s cold."
+            )
+    return ["", *out] if out else []
 
 
 def estimate_table(doc: dict) -> str:

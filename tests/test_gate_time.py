@@ -43,6 +43,9 @@ def _run(gt, syn: int, train: int, px: int, mode: str) -> dict:
         "load_after": 1.2,
         "process_peak_rss_mb": 200 + n / 10,
         "parts": parts,
+        "radiomics_cache": {"hits": n, "misses": 0}
+        if mode == "exhaustive"
+        else {"hits": 0, "misses": n},
     }
 
 
@@ -76,7 +79,9 @@ def test_parse_sizes_and_fit(gt) -> None:
 
 def test_render_fits_tables_and_estimate(gt, tmp_path) -> None:
     doc_md = tmp_path / "performance.md"
-    doc_md.write_text("# Perf\n\n<!-- gate-time:begin -->\nold\n<!-- gate-time:end -->\n\ntail\n")
+    doc_md.write_text(
+        "# Perf\n\n<!-- gate-time:begin -->\nOLD-BLOCK\n<!-- gate-time:end -->\n\ntail\n"
+    )
     doc = _doc(gt)
     gt.render(doc, tmp_path / "gt.json", tmp_path / "gt.png", doc_md)
     fits = doc["fits"]
@@ -93,9 +98,12 @@ def test_render_fits_tables_and_estimate(gt, tmp_path) -> None:
         assert set(g["one_process"]) == set(gt.PARTS) and g["eight_total_s"] < g["one_total_s"]
         assert b["longest_job_s"] <= b["eight_gpus_s"] < b["one_gpu_s"]
     text = doc_md.read_text()
-    assert "old" not in text and text.count("<!-- gate-time:begin -->") == 1
+    assert "OLD-BLOCK" not in text and text.count("<!-- gate-time:begin -->") == 1
     assert "tail" in text and "<!-- gate-estimate:end -->" in text and "`gpu_speedup`" in text
     assert "| 2000x1200@64 | exhaustive |" in text
+    assert "with the shortlist, below the exhaustive search's ^1.00" in text
+    assert "4x the training images (150 -> 600, with 250 -> 1000 synthetic)" in text
+    assert "Radiomics rerun at 2000x1200@64 (exhaustive run, 3440 cache hits" in text
     assert (tmp_path / "gt.png").stat().st_size > 1000
     # --table-only re-renders from the JSON alone, without duplicating the blocks
     before = json.loads((tmp_path / "gt.json").read_text())
