@@ -92,15 +92,11 @@ ASSUMPTIONS = {
         "value": 3.0,
         "what": "forward-only (monitor, evaluate) images/s over training images/s",
     },
-    "inception_gflop": {
-        "value": 11.4,
-        "what": "FID InceptionV3 forward GFLOP per image at 299 px (torchvision's 5.71 GMAC "
-        "for Inception v3; the FID network has the same layers); the sweep used random_cnn",
-    },
-    "features_time_scales_with_flops": {
-        "value": True,
-        "what": "on CPU, inception features cost random_cnn's measured s/image x the FLOPs "
-        "ratio; inception resizes to 299 px, so its cost does not grow with the image size",
+    "inception_stand_in": {
+        "value": "torchvision inception_v3",
+        "what": "the features part with the profiles' FID InceptionV3 = the measured "
+        "random_cnn part + N x the CPU s/image of torchvision's inception_v3 (random weights, "
+        "299 px, batch 16; the same layers as the FID network, whose weights are not here)",
     },
     "gpu_speedup": {
         "value": 20.0,
@@ -443,7 +439,7 @@ def paper_counts(name: str) -> dict:
     }
 
 
-def gate_estimate(fits: dict, counts: dict, flops: dict | None) -> dict | None:
+def gate_estimate(fits: dict, counts: dict, inception: dict | None) -> dict | None:
     """Seconds per part at the profile's counts (1 process, then 8 ranks), shortlist mode."""
     mode = "shortlist"
     n = counts["n_synthetic"] + counts["n_train"] + counts["n_val"]
@@ -458,11 +454,14 @@ def gate_estimate(fits: dict, counts: dict, flops: dict | None) -> dict | None:
         q = fits.get("pixel_exponent", {}).get(part, {}).get(mode)
         q = pix_default if q is None else q
         seconds = fit["coef"] * x ** fit["exponent"] * (counts["px"] / 64) ** q
-        if part == "features" and flops and flops.get("random_cnn_64"):
-            # inception at 299 px whatever the image side: the 64 px figure x FLOPs ratio
-            ratio = assumed("inception_gflop") * 1e9 / flops["random_cnn_64"]
-            seconds = fit["coef"] * x ** fit["exponent"] * ratio
-            notes.append(f"features: inception = random_cnn x {ratio:.0f} (FLOPs)")
+        if part == "features" and inception:
+            # inception resizes to 299 px whatever the image side: a cost per image
+            extra = n * inception["s_per_image"]
+            notes.append(
+                f"features: + {_fmt_s(extra)} for InceptionV3 ({inception['s_per_image']:.2f} "
+                f"CPU s/image measured, load {inception['load']:.1f})"
+            )
+            seconds += extra
         one[part] = seconds
     if not one:
         return None
@@ -500,7 +499,38 @@ def count_flops(pairs: list[tuple[str, int]]) -> dict[str, float]:
         with FlopCounterMode(display=False) as counter:
             build_extractor("random_cnn")(torch.zeros(1, 1, 64, 64))
         out["random_cnn_64"] = float(counter.get_total_flops())
+        with FlopCounterMode(display=False) as counter:
+            _inception()(torch.zeros(1, 3, 299, 299))
+        out["inception_299"] = float(counter.get_total_flops())
     return out
+
+
+def _inception():
+    import torchvision
+
+    return torchvision.models.inception_v3(
+        weights=None, aux_logits=False, init_weights=False
+    ).eval()
+
+
+def time_inception(batch: int = 16) -> dict:
+    """CPU seconds per image of an InceptionV3 forward at 299 px (the FID network's size)."""
+    import torch
+
+    model, x = _inception(), torch.zeros(batch, 3, 299, 299)
+    load = os.getloadavg()[0]
+    with torch.no_grad():
+        model(x[:2])  # warm-up
+        start = time.perf_counter()
+        model(x)
+        seconds = time.perf_counter() - start
+    return {
+        "s_per_image": seconds / batch,
+        "batch": batch,
+        "threads": torch.get_num_threads(),
+        "load": load,
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+    }
 
 
 def flop_pairs() -> list[tuple[str, int]]:
@@ -576,7 +606,7 @@ def estimate(doc: dict) -> dict:
         counts = paper_counts(name)
         out[name] = {
             "counts": {k: v for k, v in counts.items() if k != "profile"},
-            "gate": gate_estimate(fits, counts, flops),
+            "gate": gate_estimate(fits, counts, doc.get("inception_cpu")),
             "benchmark": benchmark_estimate(name, flops),
         }
     return out
@@ -964,7 +994,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table-only", action="store_true", help="re-render from the JSON")
     parser.add_argument("--no-frd", action="store_true", help="skip FRD (radiomics)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and forecast")
-    parser.add_argument("--no-flops", action="store_true", help="skip counting model FLOPs")
+    parser.add_argument(
+        "--no-flops", action="store_true", help="skip counting FLOPs and timing InceptionV3"
+    )
     parser.add_argument("--_one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._one:
@@ -978,8 +1010,10 @@ def main(argv: list[str] | None = None) -> int:
         sweep(args, doc)
         if args.dry_run:
             return 0
-        if not args.no_flops and "flops" not in doc:
-            doc["flops"] = count_flops(flop_pairs())
+        if not args.no_flops:
+            if "flops" not in doc:
+                doc["flops"] = count_flops(flop_pairs())
+            doc["inception_cpu"] = time_inception()
     elif "machine" not in doc:
         raise SystemExit(f"{args.json}: no runs to render; run the sweep first")
     render(doc, args.json, args.figure, None if args.no_doc else args.doc)

@@ -65,6 +65,7 @@ def _doc(gt) -> dict:
         "commit": "abc",
         "when": "now",
         "flops": flops,
+        "inception_cpu": {"s_per_image": 0.5, "load": 1.0},
     }
 
 
@@ -102,6 +103,7 @@ def test_render_fits_tables_and_estimate(gt, tmp_path) -> None:
     assert "tail" in text and "<!-- gate-estimate:end -->" in text and "`gpu_speedup`" in text
     assert "| 2000x1200@64 | exhaustive |" in text
     assert "with the shortlist, below the exhaustive search's ^1.00" in text
+    assert "for InceptionV3 (0.50 CPU s/image measured" in text
     assert "4x the training images (150 -> 600, with 250 -> 1000 synthetic)" in text
     assert "Radiomics rerun at 2000x1200@64 (exhaustive run, 3440 cache hits" in text
     assert (tmp_path / "gt.png").stat().st_size > 1000
