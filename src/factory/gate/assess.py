@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from factory import shard
 from factory.errors import FactoryError
 from factory.gate import cnn, detect, memorization, metrics, sanity
 from factory.gate.config import GateConfig
@@ -22,21 +23,34 @@ from factory.gate.detect import AucResult
 from factory.gate.features import build_extractor, extract_features
 from factory.gate.fidelity import Fidelity, class_fidelity
 from factory.gate.gates import Check, Measured, evaluate
+from factory.gate.parts import Parts
+from factory.gate.realset import RealSet
 from factory.gate.reference import ImageSet, compare_scope, set_metrics, within_class_ms_ssim
 
 
 @dataclass(frozen=True)
 class GateInputs:
-    """The three image sets the gate compares; images [N, H, W] float32 in [0, 1]."""
+    """The three image sets the gate compares; images [N, H, W] float32 in [0, 1].
+
+    `train` is read lazily (`factory.gate.realset.RealSet`, gate.chunk_images at a time):
+    the gate never holds every training image. An array given here is wrapped in one.
+    """
 
     classes: tuple[str, ...]
     fake: np.ndarray
     fake_labels: np.ndarray
-    train: np.ndarray  # the generator's own training images: the reference
+    train: RealSet  # the generator's own training images: the reference
     train_labels: np.ndarray
     train_ids: np.ndarray
     val: np.ndarray  # real held-out images: the real-vs-real reference and copy threshold
     val_labels: np.ndarray
+    fake_shas: np.ndarray | None = None  # sha256 of each PNG (radiomics cache keys);
+    val_shas: np.ndarray | None = None  # None: computed from the pixels when needed
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.train, RealSet):
+            train = RealSet.from_array(self.train, self.train_labels, self.train_ids)
+            object.__setattr__(self, "train", train)
 
 
 @dataclass
@@ -54,6 +68,7 @@ class GateResult:
     detectability: dict[str, dict[str, AucResult]] = field(default_factory=dict)
     detect_scores: tuple[str, np.ndarray, np.ndarray] | None = None  # probe, rows, P(synth)
     fidelity: Fidelity | None = None
+    parts: dict[str, dict] = field(default_factory=dict)  # factory.gate.parts, per part
 
     @property
     def passed(self) -> bool:
@@ -79,9 +94,49 @@ def _copy_search(
     fake_feats: np.ndarray,
     config: GateConfig,
 ) -> tuple[pd.DataFrame, dict[str, memorization.Threshold], dict[str, np.ndarray]]:
-    """Nearest training image of every synthetic and val image, thresholds, flags."""
-    fake_ncc, fake_ncc_idx = memorization.nearest_ncc(inputs.fake, inputs.train, config.max_shift)
-    val_ncc, _ = memorization.nearest_ncc(inputs.val, inputs.train, config.max_shift)
+    """Nearest training image of every synthetic and val image, thresholds, flags.
+
+    The NCC search is gate.copy_search: `shortlist` compares each query (synthetic, and
+    val for the calibration, the same way) only with its gate.copy_shortlist nearest
+    training images by extractor-feature distance and its gate.copy_shortlist nearest by
+    thumbnail correlation (at most 2 x copy_shortlist; see `factory.gate.memorization`);
+    `exhaustive` with every training image, streamed gate.chunk_images at a time.
+    """
+
+    train_thumbs = None
+    if config.copy_search == "shortlist":  # one more pass over the training images
+        train_thumbs = memorization.thumbnails(inputs.train, config.chunk_images)
+        shift = memorization.thumbnail_shift(min(inputs.train.shape[1:]), config.max_shift)
+
+    def ncc(queries: np.ndarray, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if train_thumbs is None:
+            return memorization.nearest_ncc(
+                queries,
+                inputs.train,
+                config.max_shift,
+                ref_chunk=config.chunk_images,
+                mapper=shard.map_shards,
+            )
+        k = config.copy_shortlist
+        thumbs = memorization.thumbnails(queries, config.chunk_images)
+        candidates = np.concatenate(
+            [
+                memorization.shortlist(feats, train_feats, k),
+                memorization.thumbnail_shortlist(thumbs, train_thumbs, k, shift),
+            ],
+            axis=1,
+        )
+        return memorization.shortlist_ncc(
+            queries,
+            inputs.train,
+            candidates,
+            config.max_shift,
+            config.chunk_images,
+            shard.map_shards,
+        )
+
+    fake_ncc, fake_ncc_idx = ncc(inputs.fake, fake_feats)
+    val_ncc, _ = ncc(inputs.val, val_feats)
     fake_fd, fake_fd_idx = memorization.nearest_feature(fake_feats, train_feats)
     val_fd, _ = memorization.nearest_feature(val_feats, train_feats)
     calibration = {"ncc_distance": 1 - val_ncc, "feature_distance": val_fd}
@@ -123,34 +178,62 @@ def _check_sizes(inputs: GateInputs, config: GateConfig, present: list[int]) -> 
             metrics.require(name, n_real, n_fake, need, f"class {inputs.classes[c]!r}")
 
 
-def _features(inputs: GateInputs, config: GateConfig, present: list[int]) -> _Sets:
-    """Extractor features (on the GPU when there is one) and radiomics of the three sets."""
-    extractor = build_extractor(
-        config.extractor,
-        weights_path=config.weights_path,
-        timm_model=config.timm_model,
-        seed=config.feature_seed,
+def _radiomics(images, shas: np.ndarray | None, config: GateConfig, cache) -> np.ndarray:
+    """FRD radiomics rows of a set (array or RealSet), one image loaded at a time, from
+    the cache where it has them (`factory.gate.radiomics`)."""
+    from factory.gate.radiomics import image_sha, radiomics_features
+
+    if shas is None:
+        shas = [image_sha(images[i]) for i in range(len(images))]
+    return radiomics_features(
+        list(shas), images.__getitem__, cache, config.frd_workers, shard.map_shards
     )
-    dev = cnn.device()
-    feats = [
-        extract_features(images, extractor, config.batch_size, f"{what} features", dev)
-        for images, what in (
-            (inputs.fake, "synthetic"),
-            (inputs.train, "train"),
-            (inputs.val, "val"),
+
+
+def _features(
+    inputs: GateInputs, config: GateConfig, present: list[int], parts: Parts, cache=None
+) -> _Sets:
+    """Extractor features (on the GPU when there is one) and radiomics of the three sets.
+
+    The training images are read one feature batch at a time; batches are dealt out over
+    the stage's processes (`factory.shard.map_shards`).
+    """
+    with parts.part("features"):
+        extractor = build_extractor(
+            config.extractor,
+            weights_path=config.weights_path,
+            timm_model=config.timm_model,
+            seed=config.feature_seed,
         )
-    ]
+        dev = cnn.device()
+        feats = [
+            extract_features(
+                images, extractor, config.batch_size, f"{what} features", dev, shard.map_shards
+            )
+            for images, what in (
+                (inputs.fake, "synthetic"),
+                (inputs.train, "train"),
+                (inputs.val, "val"),
+            )
+        ]
     ref = np.isin(inputs.train_labels, present)
     val_ref = np.isin(inputs.val_labels, present)
+    train = inputs.train.subset(ref)
     frd = [None, None, None]
     if config.frd:
         metrics.require("FRD", int(ref.sum()), len(inputs.fake), metrics.MIN_IMAGES["frd"])
-        frd = [
-            metrics.frd_features(images, config.frd_workers) if len(images) else None
-            for images in (inputs.fake, inputs.train[ref], inputs.val[val_ref])
-        ]
+        val_shas = None if inputs.val_shas is None else inputs.val_shas[val_ref]
+        with parts.part("radiomics"):
+            frd = [
+                _radiomics(images, shas, config, cache) if len(images) else None
+                for images, shas in (
+                    (inputs.fake, inputs.fake_shas),
+                    (train, train.shas),
+                    (inputs.val[val_ref], val_shas),
+                )
+            ]
     return _Sets(
-        train=ImageSet(inputs.train[ref], inputs.train_labels[ref], feats[1][ref], frd[1]),
+        train=ImageSet(train, inputs.train_labels[ref], feats[1][ref], frd[1]),
         val=ImageSet(inputs.val[val_ref], inputs.val_labels[val_ref], feats[2][val_ref], frd[2]),
         fake=ImageSet(inputs.fake, inputs.fake_labels, feats[0], frd[0]),
         present=present,
@@ -266,14 +349,16 @@ def _tests_measured(result: GateResult, classes: tuple[str, ...]) -> None:
 
 
 def _per_image(
-    inputs: GateInputs, sets: _Sets, config: GateConfig
+    inputs: GateInputs, sets: _Sets, config: GateConfig, parts: Parts
 ) -> tuple[pd.DataFrame, dict[str, memorization.Threshold], dict[str, np.ndarray]]:
     """Copy search and sanity flags of every synthetic image; `accepted` = neither."""
-    per_image, thresholds, calibration = _copy_search(
-        inputs, sets.train_all_feats, sets.val_all_feats, sets.fake.feats, config
-    )
-    real_stats = sanity.image_stats(inputs.train, config.breast_threshold)
-    fake_stats = sanity.image_stats(inputs.fake, config.breast_threshold)
+    with parts.part("copy_search"):
+        per_image, thresholds, calibration = _copy_search(
+            inputs, sets.train_all_feats, sets.val_all_feats, sets.fake.feats, config
+        )
+    with parts.part("sanity"):
+        real_stats = sanity.set_stats(inputs.train, config.breast_threshold, config.chunk_images)
+        fake_stats = sanity.image_stats(inputs.fake, config.breast_threshold)
     ranges = sanity.allowed_ranges(real_stats, config.sanity_tolerance)
     per_image = pd.concat([per_image, fake_stats[list(sanity.RANGE_STATS)]], axis=1)
     per_image["sanity"] = sanity.sanity_reasons(fake_stats, ranges).to_numpy()
@@ -294,8 +379,18 @@ def _fractions(result: GateResult, inputs: GateInputs) -> None:
         values["memorized_fraction"] = float(table["memorized"][in_c].mean())
 
 
-def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
+def assess(
+    inputs: GateInputs,
+    config: GateConfig,
+    seed: int = 0,
+    parts: Parts | None = None,
+    radiomics_cache=None,
+) -> GateResult:
     """Compute every metric and test, flag copies and insane images, judge the gates.
+
+    `parts` (`factory.gate.parts.Parts`) times and measures each part (a fresh one when
+    None; `GateResult.parts` holds its table). `radiomics_cache`: a
+    `factory.gate.radiomics.RadiomicsCache` (None: radiomics kept in memory only).
 
     The reference for the distribution metrics is the training images of the classes that
     have synthetic images (a class sampled 0 times is left out rather than counted as
@@ -304,12 +399,15 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
     """
     present = [c for c in range(len(inputs.classes)) if (inputs.fake_labels == c).any()]
     _check_sizes(inputs, config, present)  # fail before minutes of features, not after
-    sets = _features(inputs, config, present)
+    parts = Parts() if parts is None else parts
+    sets = _features(inputs, config, present, parts, radiomics_cache)
     with detect.one_thread():
-        overall, per_class, measured = _distribution(sets, inputs.classes, config, seed)
-        detectability, scores = _detectability(sets, config, seed)
-        fidelity = _fidelity(sets, inputs.classes, config, seed)
-    per_image, thresholds, calibration = _per_image(inputs, sets, config)
+        with parts.part("references"):
+            overall, per_class, measured = _distribution(sets, inputs.classes, config, seed)
+        with parts.part("two_sample"):
+            detectability, scores = _detectability(sets, config, seed)
+            fidelity = _fidelity(sets, inputs.classes, config, seed)
+    per_image, thresholds, calibration = _per_image(inputs, sets, config, parts)
     result = GateResult(
         overall=overall,
         per_class=per_class,
@@ -321,6 +419,7 @@ def assess(inputs: GateInputs, config: GateConfig, seed: int = 0) -> GateResult:
         detectability=detectability,
         detect_scores=scores,
         fidelity=fidelity,
+        parts=parts.as_dict(),
     )
     _fractions(result, inputs)
     _tests_measured(result, inputs.classes)

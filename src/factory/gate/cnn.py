@@ -19,10 +19,17 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def to_pixels(images: np.ndarray, size: int) -> torch.Tensor:
-    """[N, H, W] in [0, 1] -> [N, 1, size, size] float (antialiased resize)."""
+def to_pixels(images, size: int, chunk: int = 256) -> torch.Tensor:
+    """[N, H, W] in [0, 1] -> [N, 1, size, size] float (antialiased resize).
+
+    `images` may be a lazy RealSet: it is read and resized `chunk` images at a time, so
+    only the small CNN-sized copy of the whole set is held.
+    """
     from torch.nn import functional as F
 
+    if not isinstance(images, np.ndarray):
+        parts = [to_pixels(batch, size) for _, batch in images.chunks(chunk)]
+        return torch.cat(parts) if parts else torch.zeros((0, 1, size, size))
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))[:, None]
     if x.shape[-1] != size or x.shape[-2] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)

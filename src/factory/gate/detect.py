@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from factory import shard
 from factory.gate import cnn, metrics
 from factory.gate.config import GateConfig
 
@@ -140,6 +141,7 @@ def cnn_two_sample(
     """Cross-validated AUC of a small CNN trained from scratch on the pixels.
 
     At most gate.cnn_max_images of each set take part; `scores` is NaN for the others.
+    `real` may be a lazy RealSet: only the capped subset is read.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -155,9 +157,16 @@ def cnn_two_sample(
     x = cnn.to_pixels(np.concatenate([real[keep_real], other[keep_other]]), config.cnn_image_size)
     score = np.zeros(len(y))
     cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    with one_thread():
-        for fold, (train, test) in enumerate(cv.split(np.zeros(len(y)), y)):
-            score[test] = cnn.train_and_score(x, y, train, test, config, seed + fold)
+    folds = list(enumerate(cv.split(np.zeros(len(y)), y)))
+
+    def one(fold: tuple[int, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        i, (train, test) = fold
+        return cnn.train_and_score(x, y, train, test, config, seed + i)
+
+    with one_thread():  # folds dealt out over the stage's processes; each seeded by fold
+        fold_scores = shard.map_shards(one, folds, what)
+    for (_, (_, test)), fold_score in zip(folds, fold_scores, strict=True):
+        score[test] = fold_score
     auc, ci = auc_ci(y, score, config.bootstrap, seed)
     other_scores = np.full(len(other), np.nan)
     other_scores[keep_other] = score[len(keep_real) :]

@@ -156,24 +156,36 @@ def build_extractor(
 
 @torch.no_grad()
 def extract_features(
-    images: np.ndarray,
+    images,
     extractor: nn.Module,
     batch_size: int = 32,
     desc: str = "features",
     device: torch.device | str | None = None,
+    mapper=None,
 ) -> np.ndarray:
     """Features [N, D] (float64) of grayscale images [N, H, W] with values in [0, 1].
 
-    `device`: where the network runs (the gate passes CUDA when available); None = CPU.
+    `images`: an array or a lazy `factory.gate.realset.RealSet`, read one batch at a
+    time (so only `batch_size` images are in memory). `device`: where the network runs
+    (the gate passes CUDA when available); None = CPU. `mapper`
+    (`factory.shard.map_shards`) deals the batches out over processes; the batches are
+    the same whoever computes them, so the features are too.
     """
     if images.ndim != 3:
         raise ValueError(f"expected images [N, H, W], got shape {images.shape}")
     device = torch.device(device or "cpu")
     extractor.eval().to(device)
-    chunks = []
-    for start in tqdm(range(0, len(images), batch_size), desc=desc, unit="batch", leave=False):
+
+    def one(start: int) -> np.ndarray:
         batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-        chunks.append(extractor(batch.float()[:, None].to(device)).double().cpu().numpy())
+        with torch.no_grad():
+            return extractor(batch.float()[:, None].to(device)).double().cpu().numpy()
+
+    starts = range(0, len(images), batch_size)
+    if mapper is None:
+        chunks = [one(s) for s in tqdm(starts, desc=desc, unit="batch", leave=False)]
+    else:
+        chunks = mapper(one, list(starts), desc)
     if not chunks:
         return np.zeros((0, int(getattr(extractor, "num_features", 0))), dtype=np.float64)
     return np.concatenate(chunks)

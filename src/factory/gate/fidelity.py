@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 
 from factory.gate import cnn
 from factory.gate.config import GateConfig
@@ -61,7 +62,13 @@ def _scores(
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(label 1) of the val and synthetic rows from the classifier trained on train."""
     if config.class_fidelity_model == "cnn":
-        x = cnn.to_pixels(np.concatenate([train_x, val_x, fake_x]), config.cnn_image_size)
+        # each set resized on its own (a lazy RealSet chunk by chunk): the same pixels
+        x = torch.cat(
+            [
+                cnn.to_pixels(s, config.cnn_image_size, config.chunk_images)
+                for s in (train_x, val_x, fake_x)
+            ]
+        )
         n_t, n_v = len(train_x), len(val_x)
         rows = np.arange(len(x))
         y = np.concatenate([train_y, np.zeros(len(x) - n_t, dtype=train_y.dtype)])

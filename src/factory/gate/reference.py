@@ -16,23 +16,29 @@ import numpy as np
 from factory.gate import metrics
 from factory.gate.config import DISTRIBUTION_METRICS, GateConfig
 from factory.gate.gates import Measured
+from factory.gate.realset import RealSet
 
 
 @dataclass(frozen=True)
 class ImageSet:
     """One set in every representation the metrics need (rows aligned)."""
 
-    images: np.ndarray  # [N, H, W] in [0, 1]
+    images: np.ndarray | RealSet  # [N, H, W] in [0, 1]; train: read lazily
     labels: np.ndarray
     feats: np.ndarray  # extractor features [N, D]
     frd: np.ndarray | None  # radiomics features [N, R], None when gate.frd is off
 
     def take(self, index: np.ndarray) -> ImageSet:
         frd = None if self.frd is None else self.frd[index]
-        return ImageSet(self.images[index], self.labels[index], self.feats[index], frd)
+        return ImageSet(_take(self.images, index), self.labels[index], self.feats[index], frd)
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+def _take(images: np.ndarray | RealSet, index: np.ndarray) -> np.ndarray | RealSet:
+    """Rows of an array, or a lazy view on rows of a RealSet (nothing read)."""
+    return images.subset(index) if isinstance(images, RealSet) else images[index]
 
 
 def needs(config: GateConfig) -> dict[str, int]:
@@ -53,8 +59,9 @@ def needs(config: GateConfig) -> dict[str, int]:
 def within_class_ms_ssim(s: ImageSet, pairs: int, rng: np.random.Generator) -> float | None:
     """Mean over classes of the mean pairwise MS-SSIM within the class (None if no class
     has two images)."""
+    # A RealSet's subset stays lazy: MS-SSIM reads only the sampled pairs' images.
     values = [
-        metrics.mean_pairwise_ms_ssim(s.images[s.labels == c], pairs, rng)
+        metrics.mean_pairwise_ms_ssim(_take(s.images, s.labels == c), pairs, rng)
         for c in np.unique(s.labels)
         if (s.labels == c).sum() >= metrics.MIN_IMAGES["ms_ssim"]
     ]

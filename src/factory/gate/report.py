@@ -46,7 +46,7 @@ def closest_pairs(inputs: GateInputs, result: GateResult, path: Path) -> Path:
     """The synthetic images most like a training image (by NCC), beside that image."""
     table = result.per_image
     order = np.argsort(-table["nearest_real_ncc"].to_numpy())[:CLOSEST_PAIRS]
-    index = {image_id: i for i, image_id in enumerate(inputs.train_ids)}
+    index = {image_id: i for i, image_id in enumerate(inputs.train_ids)}  # read by index
     n = max(1, len(order))
     fig = Figure(figsize=(1.5 * n, 3.8))
     axes = fig.subplots(2, n, squeeze=False)
@@ -209,7 +209,7 @@ def write_report(
         fake = inputs.fake[inputs.fake_labels == c][:GRID_PER_ROW]
         if len(fake) == 0:
             continue
-        real = inputs.train[inputs.train_labels == c][:GRID_PER_ROW]
+        real = inputs.train[np.flatnonzero(inputs.train_labels == c)[:GRID_PER_ROW]]
         pictures.append(class_grid(real, fake, f"class {name}", folder / f"grid_{name}.png").name)
     pictures.append(closest_pairs(inputs, result, folder / "closest_pairs.png").name)
     pictures.append(distance_histograms(result, folder / "memorization_distances.png").name)

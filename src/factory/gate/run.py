@@ -8,11 +8,17 @@ Outputs under `out_dir`, which the gate owns whole:
   `factory.gate.gates.Check`), values, references and test results;
 - `accepted.parquet`: when every gate passed, or in `record` mode (gate.on_fail) where a
   failed gate is recorded (metrics.json `passed: false`) instead of stopping;
-- `config.json`: the resolved config.
+- `config.json`: the resolved config;
+- `radiomics/`: the per-image radiomics cache (`factory.gate.radiomics`), written live
+  while the gate runs (an image measured is kept even if the run dies) and carried into
+  the new folder at the swap.
 
-All of them become visible together or not at all: the whole folder is built under a
+All the others become visible together or not at all: the whole folder is built under a
 temporary name beside `out_dir` and swapped in (`factory.io.atomic_dir`); a crash at any
 point leaves the previous outputs, or none.
+
+Under several processes (gate.processes, `factory.shard`) every rank computes the same
+GateResult; only the main rank writes.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from factory import shard
 from factory.config import CommonConfig
 from factory.errors import FactoryError, GateFailed
 from factory.gate.assess import GateInputs, GateResult, assess
 from factory.gate.config import GATES, GateConfig
 from factory.gate.detect import AucResult
 from factory.gate.gates import table
+from factory.gate.parts import Parts
+from factory.gate.realset import RealSet
 from factory.gate.report import write_report
 from factory.io import atomic_dir, atomic_write_bytes, atomic_write_json, read_png16
 from factory.manifest import class_index, load_images, read_manifest
@@ -64,7 +73,11 @@ def _to_unit(images: np.ndarray) -> np.ndarray:
 def load_inputs(
     samples_dir: str | Path, manifest_path: str | Path, classes: tuple[str, ...]
 ) -> tuple[GateInputs, pd.DataFrame]:
-    """The synthetic set and the real train and val sets, as the gate compares them."""
+    """The synthetic set and the real train and val sets, as the gate compares them.
+
+    The training images stay on disk (`RealSet`: read gate.chunk_images at a time by the
+    parts that need them); the synthetic and val images are loaded.
+    """
     samples = read_samples(samples_dir, classes)
     fake = np.stack([read_png16(Path(samples_dir) / p) for p in samples["path"]])
     manifest = read_manifest(manifest_path)
@@ -73,28 +86,32 @@ def load_inputs(
     val = manifest[manifest["split"] == "val"].reset_index(drop=True)
     if train.empty:
         raise FactoryError(f"{manifest_path}: no 'train' images to compare against")
-    train_images = load_images(train, root)
-    if train_images.shape[1:] != fake.shape[1:]:
+    labels = class_index(train["label"], classes, str(manifest_path))
+    train_set = RealSet.from_manifest(train, root, labels, f"{manifest_path} (train)")
+    if train_set.image_shape != fake.shape[1:]:
         raise FactoryError(
             f"{samples_dir}: synthetic images are {fake.shape[1:]} px but the real ones "
-            f"{train_images.shape[1:]}; sample at common.image_size"
+            f"{train_set.image_shape}; sample at common.image_size"
         )
     inputs = GateInputs(
         classes=tuple(classes),
         fake=_to_unit(fake),
         fake_labels=samples["label"].astype(int).to_numpy(),
-        train=_to_unit(train_images),
-        train_labels=class_index(train["label"], classes, str(manifest_path)),
-        train_ids=train["image_id"].astype(str).to_numpy(),
-        val=_to_unit(load_images(val, root)).reshape(-1, *train_images.shape[1:]),
+        train=train_set,
+        train_labels=train_set.labels,
+        train_ids=train_set.ids,
+        val=_to_unit(load_images(val, root)).reshape(-1, *train_set.image_shape),
         val_labels=class_index(val["label"], classes, str(manifest_path)),
+        fake_shas=samples["sha256"].astype(str).to_numpy() if "sha256" in samples else None,
+        val_shas=val["sha256"].astype(str).to_numpy(),
     )
     return inputs, samples
 
 
 # What the gate writes into its folder; anything else there is refused, not deleted.
-OWNED = ("metrics.json", "accepted.parquet", "report", "config.json")
+OWNED = ("metrics.json", "accepted.parquet", "report", "config.json", "radiomics")
 KEPT = (".gitignore",)  # DVC may write one beside its outs: carried into the new folder
+CACHE = "radiomics"  # written live (not in the temporary folder), moved in at the swap
 
 
 def _auc_dict(r: AucResult) -> dict:
@@ -172,12 +189,29 @@ def _check_out_dir(out_dir: Path) -> None:
 
 
 def _remove_leftovers(out_dir: Path) -> None:
-    """Temporary folders of killed runs (`.<name>.*.tmp`, `.<name>.old-*`) beside out_dir."""
+    """Temporary folders of killed runs (`.<name>.*.tmp`, `.<name>.old-*`) beside out_dir.
+
+    A radiomics cache caught in one (a run killed during its swap) is moved back first.
+    """
     import shutil
 
     for pattern in (f".{out_dir.name}.*.tmp", f".{out_dir.name}.old-*"):
         for leftover in out_dir.parent.glob(pattern):
+            if (leftover / CACHE).is_dir() and not (out_dir / CACHE).exists():
+                out_dir.mkdir(parents=True, exist_ok=True)
+                (leftover / CACHE).replace(out_dir / CACHE)
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def radiomics_cache(out_dir: Path, config: GateConfig):
+    """The gate's radiomics cache (<out>/radiomics; in memory with gate.radiomics_cache
+    off); None when gate.frd is off. Ranks other than the main one only read it."""
+    if not config.frd:
+        return None
+    from factory.gate.radiomics import RadiomicsCache
+
+    root = out_dir / CACHE if config.radiomics_cache else None
+    return RadiomicsCache(root, write=shard.is_main())
 
 
 def write_outputs(
@@ -188,11 +222,22 @@ def write_outputs(
     config: GateConfig,
     document: dict,
     resolved: dict | None,
+    parts: Parts | None = None,
 ) -> None:
-    """Fill a fresh folder with every gate output (report, lists, metrics, config)."""
+    """Fill a fresh folder with every gate output (report, lists, metrics, config).
+
+    With `parts`, the report is timed as the part "report" and metrics.json gets the
+    final "parts" table (and `result.parts` with it).
+    """
     report = folder / "report"
     report.mkdir()
-    write_report(inputs, result, samples, report, config.extractor)
+    if parts is None:
+        write_report(inputs, result, samples, report, config.extractor)
+    else:
+        with parts.part("report"):
+            write_report(inputs, result, samples, report, config.extractor)
+        result.parts = parts.as_dict()
+        document["parts"] = result.parts
     if result.passed or config.on_fail == "record":
         accepted = pd.concat([samples, result.per_image], axis=1)[result.per_image["accepted"]]
         atomic_write_bytes(
@@ -217,18 +262,31 @@ def run_gate(
     a failed gate: the caller calls `raise_if_failed` (stop mode) or `warn_if_failed`.
     """
     out_dir = Path(out_dir)
+    main = shard.is_main()
     _check_out_dir(out_dir)
-    _remove_leftovers(out_dir)
+    if main:
+        _remove_leftovers(out_dir)
     start = time.perf_counter()
-    inputs, samples = load_inputs(samples_dir, manifest_path, common.classes)
-    result = assess(inputs, config, seed=common.seed)
+    parts = Parts()
+    with parts.part("load"):
+        inputs, samples = load_inputs(samples_dir, manifest_path, common.classes)
+    cache = radiomics_cache(out_dir, config)
+    result = assess(inputs, config, seed=common.seed, parts=parts, radiomics_cache=cache)
+    if cache is not None and main:
+        cache.finish()
     document = metrics_document(result, config, common.seed)
+    if cache is not None:
+        document["radiomics_cache"] = cache.as_dict()
     document["seconds"] = round(time.perf_counter() - start, 1)
+    if not main:
+        return result
     with atomic_dir(out_dir) as folder:
         for name in KEPT:
             if (out_dir / name).is_file():
                 (folder / name).write_bytes((out_dir / name).read_bytes())
-        write_outputs(folder, inputs, result, samples, config, document, resolved)
+        write_outputs(folder, inputs, result, samples, config, document, resolved, parts)
+        if (out_dir / CACHE).is_dir():  # last, so a failed write leaves it where it was
+            (out_dir / CACHE).replace(folder / CACHE)
     return result
 
 

@@ -34,6 +34,16 @@ def image_stats(images: np.ndarray, breast_threshold: float = 0.05) -> pd.DataFr
     )
 
 
+def set_stats(images, breast_threshold: float = 0.05, chunk: int = 256) -> pd.DataFrame:
+    """`image_stats` of an array or a lazy RealSet, `chunk` images at a time (same rows)."""
+    if isinstance(images, np.ndarray):
+        return image_stats(images, breast_threshold)
+    parts = [image_stats(batch, breast_threshold) for _, batch in images.chunks(chunk)]
+    if not parts:
+        return image_stats(np.zeros((0, *images.shape[1:]), np.float32), breast_threshold)
+    return pd.concat(parts, ignore_index=True)
+
+
 def allowed_ranges(real: pd.DataFrame, tolerance: float) -> dict[str, tuple[float, float]]:
     """The real images' [min, max] of each statistic, widened by `tolerance` x width + 0.02."""
     ranges = {}
