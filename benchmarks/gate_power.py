@@ -11,10 +11,12 @@ the gate's own `checks` rows, not re-derived here. Known-bad sets must fail at l
 gate (the table names which), known-good sets must pass every gate, at --seeds seeds.
 
 The radiomics (FRD) features are per-image functions of the 16-bit pixels; the gate
-recomputes the training set's for every call, which would cost ~90 s per planted set on
-2 cores. `_cache_radiomics` memoizes `factory.gate.metrics.frd_features` per image
-(sha256 of the 16-bit pixels the gate writes for pyradiomics), so each distinct image is
-measured once; the values are the same as without the cache.
+would recompute the training set's for every planted set (~90 s each on 2 cores). The
+gate's own per-image cache (`factory.gate.radiomics.RadiomicsCache`, keyed by the sha256
+of each image's 16-bit PNG and the frd-score/pyradiomics versions) is kept in
+--work/radiomics, so each distinct image is measured once, also across runs and by
+--shard processes sharing --work (each entry is one atomic file); the values are the
+same as without the cache.
 
 --docs rewrites the part of docs/gate.md between the gate-power markers with the table.
 The machine's load average is printed and recorded beside the wall time.
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -34,50 +35,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-from factory.gate import metrics as gate_metrics
 from factory.gate import planted
 from factory.gate.assess import assess
 from factory.gate.config import GATES, GateConfig
+from factory.gate.radiomics import RadiomicsCache
 from factory.params import validate_section
 
 BEGIN, END = "<!-- gate-power:begin -->", "<!-- gate-power:end -->"
 TABLE_BEGIN, TABLE_END = "<!-- gate-power:table:begin -->", "<!-- gate-power:table:end -->"
 PHANTOM_SEED_BASE = 1000  # phantom draw k uses seed 1000 + k (the demo phantom uses 0)
-
-
-def _cache_radiomics(store: Path | None = None) -> dict[str, np.ndarray]:
-    """Wrap metrics.frd_features with a per-image cache (kept in `store`, an .npz, if given)."""
-    from importlib.metadata import version
-
-    tag = f"frd-score {version('frd-score')}"
-    cache: dict[str, np.ndarray] = {}
-    if store is not None and store.is_file():
-        with np.load(store) as saved:
-            if str(saved["tag"]) == tag:
-                cache.update(zip(saved["keys"].tolist(), saved["rows"], strict=True))
-    compute = gate_metrics.frd_features
-
-    def cached(images: np.ndarray, workers: int = 2) -> np.ndarray:
-        q = np.round(np.clip(images, 0, 1) * 65535).astype(np.uint16)  # what the gate writes
-        keys = [hashlib.sha256(im.tobytes()).hexdigest() for im in q]
-        todo = list({k: i for i, k in enumerate(keys) if k not in cache}.values())
-        if todo:
-            for i, row in zip(todo, compute(images[todo], workers), strict=True):
-                cache[keys[i]] = row
-            if store is not None:
-                store.parent.mkdir(parents=True, exist_ok=True)
-                tmp = store.with_suffix(".tmp.npz")
-                np.savez(
-                    tmp, tag=tag, keys=np.array(list(cache)), rows=np.stack(list(cache.values()))
-                )
-                tmp.replace(store)
-        return np.stack([cache[k] for k in keys]) if keys else compute(images, workers)
-
-    gate_metrics.frd_features = cached
-    return cache
 
 
 def gate_config(params: Path, overrides: list[str]) -> GateConfig:
@@ -118,10 +86,16 @@ def build_sets(args: argparse.Namespace, real: planted.RealSets) -> list[Any]:
     return [(i, *t) for i, t in enumerate(todo)][index::count]
 
 
-def run_one(real: planted.RealSets, set_: planted.Planted, config: GateConfig) -> dict:
+def run_one(
+    real: planted.RealSets,
+    set_: planted.Planted,
+    config: GateConfig,
+    radiomics: RadiomicsCache | None = None,
+) -> dict:
     """One planted set through the gate: its verdict, checks and counts."""
     start = time.perf_counter()
-    result = assess(planted.gate_inputs(real, set_), config, seed=set_.seed)
+    inputs = planted.gate_inputs(real, set_)
+    result = assess(inputs, config, seed=set_.seed, radiomics_cache=radiomics)
     checks = [c.as_dict() for c in result.checks]
     if bool(result.passed) != all(c["passed"] for c in checks):
         raise AssertionError("GateResult.passed disagrees with its checks")  # cannot happen
@@ -448,11 +422,11 @@ def main(argv: list[str] | None = None) -> dict:
     raw = yaml.safe_load(args.params.read_text()) or {}
     common = validate_section("common", raw.get("common"), str(args.params))
     before, start, code = _loadavg(), time.perf_counter(), _code_version()
-    _cache_radiomics(args.work / "radiomics-cache.npz")
+    radiomics = RadiomicsCache(args.work / "radiomics")
     real = planted.load_real(args.ingest, common.classes)
     runs: list[dict] = []
     for order, name, seed, build in build_sets(args, real):
-        run = {"order": order, **run_one(real, build(), config)}
+        run = {"order": order, **run_one(real, build(), config, radiomics)}
         verdict = "pass" if run["passed"] else "FAIL " + ",".join(run["failed_gates"])
         print(f"{name} seed {seed}: {verdict} ({run['seconds']} s)", file=sys.stderr, flush=True)
         runs.append(run)
@@ -467,6 +441,7 @@ def main(argv: list[str] | None = None) -> dict:
             "loadavg_after": _loadavg(),
             "cpus": os.cpu_count(),
             "all_as_expected": all(r["as_expected"] for r in runs),
+            "radiomics_cache": radiomics.as_dict(),
             "runs": runs,
         }
         if args.json:  # after every run: a killed benchmark keeps what it measured
