@@ -284,3 +284,47 @@ def test_map_shards_in_one_process_leaves_the_misses_to_the_pool(four, tmp_path)
     assert _extractor.cache_info().currsize == 0  # not here: in the pool's processes
     radiomics_features(shas[:1], Loader(x), None, workers=2, mapper=counting)
     assert calls == [1]  # any other mapper is used as given
+
+
+@pytest.mark.slow
+def test_a_rerun_of_the_gate_with_changed_thresholds_computes_no_radiomics(tmp_path) -> None:
+    """The end-to-end promise: run_gate keeps <out>/radiomics across its swap."""
+    from factory.config import CommonConfig
+    from factory.gate import run
+    from factory.gate.config import GateConfig
+
+    from .conftest import breast_like, make_tiny_manifest, write_samples
+
+    manifest = make_tiny_manifest(tmp_path / "ingest", patients=20, size=32)
+    rng = np.random.default_rng(3)
+    fake = np.concatenate([breast_like(8, c, 32, rng) for c in (0, 1)])
+    samples = write_samples(tmp_path / "sample", fake, np.repeat([0, 1], 8))
+    common = CommonConfig(seed=0, image_size=32)
+    cheap = {
+        "extractor": "random_cnn",
+        "frd": True,
+        "frd_workers": 2,
+        "kid_subsets": 5,
+        "diversity_pairs": 10,
+        "reference_subsets": 2,
+        "bootstrap": 50,
+        "detectability": ("features", "radiomics"),
+        "min_reference_images": 6,
+        "on_fail": "record",
+    }
+    out = tmp_path / "gate"
+    docs = []
+    for thresholds in ({"max_frd": 100.0}, {"max_frd": 1.0, "max_memorized_fraction": 0.2}):
+        run.run_gate(samples, manifest, out, common, GateConfig(**cheap, **thresholds))
+        docs.append(json.loads((out / "metrics.json").read_text()))
+    first, second = (d["radiomics_cache"] for d in docs)
+    assert first["misses"] > 16 and first["hits"] == 0, first  # synthetic + real images
+    assert second["misses"] == 0, second  # the rerun extracted nothing...
+    assert second["hits"] == first["misses"], (first, second)  # ... and served every row
+    assert docs[1]["thresholds"] != docs[0]["thresholds"]
+    assert docs[1]["overall"]["frd"] == docs[0]["overall"]["frd"]
+    for name in ("normal", "abnormal"):
+        assert docs[1]["per_class"][name]["frd"] == docs[0]["per_class"][name]["frd"]
+    assert (out / "radiomics" / version_key()).is_dir()
+    cold, warm = (d["parts"]["radiomics"]["wall_s"] for d in docs)
+    assert warm < cold / 10, (cold, warm)
