@@ -17,7 +17,7 @@ MB = 1024 * 1024
 METHODS = ["sampled", *(["vmhwm"] if choose_method() == "vmhwm" else [])]
 
 
-def _touch(mb: int, hold_s: float = 0.1) -> None:
+def _touch(mb: int, hold_s: float = 0.3) -> None:
     """Allocate and write `mb` MB, hold it (so the 20 ms sampler sees it), free it."""
     block = np.ones(mb * MB, dtype=np.uint8)
     time.sleep(hold_s)

@@ -87,18 +87,26 @@ class _Sampler:
 
     def __init__(self) -> None:
         self.peak_kb = _status_kb("VmRSS") or 0
+        self._lock = threading.Lock()  # `take` must not lose a reset to a sample in flight
+        self._generation = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="parts-rss", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(_SAMPLE_S):
-            self.peak_kb = max(self.peak_kb, _status_kb("VmRSS") or 0)
+            generation = self._generation
+            rss = _status_kb("VmRSS") or 0
+            with self._lock:
+                if generation == self._generation:  # not read before a `take` reset
+                    self.peak_kb = max(self.peak_kb, rss)
 
     def take(self) -> int:
         """The peak so far, then restart from the current RSS."""
         now = _status_kb("VmRSS") or 0
-        peak, self.peak_kb = max(self.peak_kb, now), now
+        with self._lock:
+            peak, self.peak_kb = max(self.peak_kb, now), now
+            self._generation += 1
         return peak
 
     def stop(self) -> None:
