@@ -62,6 +62,7 @@ PARTS = (
     "sanity",
     "report",
 )
+FRD_WORKERS = 2  # gate.frd_workers of the sweep's runs
 SHARDED = ("features", "radiomics", "two_sample", "copy_search")  # map_shards in the gate
 ON_GPU = ("features", "two_sample", "copy_search")  # torch work a GPU takes over
 CLASSES = ("normal", "abnormal")
@@ -105,8 +106,9 @@ ASSUMPTIONS = {
     },
     "ranks_scale_ideally": {
         "value": True,
-        "what": "the sharded parts (features, radiomics, two-sample, copy search) divide by "
-        "the rank count; radiomics keeps 2 CPU workers per rank (16 cores for 8 ranks)",
+        "what": "the sharded parts (features, two-sample, copy search) divide by the rank "
+        "count; radiomics, one process per rank under map_shards against the 2 pool workers "
+        "measured, by ranks / 2",
     },
     "pixel_exponent_default": {
         "value": 2.0,
@@ -241,7 +243,7 @@ def gate_config(mode: str, frd: bool):
 
     fields = GateConfig.model_fields
     extra = {"copy_search": mode} if "copy_search" in fields else {}
-    return GateConfig(extractor="random_cnn", frd=frd, frd_workers=2, **extra)
+    return GateConfig(extractor="random_cnn", frd=frd, frd_workers=FRD_WORKERS, **extra)
 
 
 def run_one(spec: dict) -> dict:
@@ -466,7 +468,10 @@ def gate_estimate(fits: dict, counts: dict, inception: dict | None) -> dict | No
     if not one:
         return None
     ranks, gpu = 8, assumed("gpu_speedup")
-    cpu8 = {p: s / ranks if p in SHARDED else s for p, s in one.items()}
+    # radiomics under map_shards run one process per rank (factory.gate.radiomics), against
+    # the FRD_WORKERS pool processes of the measured single-process runs
+    speedup = {p: ranks / FRD_WORKERS if p == "radiomics" else ranks for p in SHARDED}
+    cpu8 = {p: s / speedup[p] if p in SHARDED else s for p, s in one.items()}
     eight = {p: s / gpu if p in ON_GPU else s for p, s in cpu8.items()}
     return {
         "one_process": one,
@@ -787,7 +792,7 @@ def estimate_table(doc: dict) -> str:
         "",
         "Gate, 1 process: the fitted curves (this machine's 2 cores) extrapolated to the "
         "profile's counts, part by part, times (px / 64)^pixel exponent. 8 CPU ranks: the "
-        "sharded parts divided by 8. 8 GPUs: as 8 CPU ranks, the GPU parts also divided by "
+        "sharded parts divided by 8 (radiomics by 4). 8 GPUs: as 8 CPU ranks, the GPU parts also divided by "
         "the assumed `gpu_speedup`. Benchmark: per job "
         "epochs x training images / training img/s + (monitor x epochs + evaluated) / "
         "inference img/s; 8 GPUs = the busiest rank when job i runs on rank i % 8.",
