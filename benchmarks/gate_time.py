@@ -792,8 +792,8 @@ def estimate_table(doc: dict) -> str:
         "",
         "Gate, 1 process: the fitted curves (this machine's 2 cores) extrapolated to the "
         "profile's counts, part by part, times (px / 64)^pixel exponent. 8 CPU ranks: the "
-        "sharded parts divided by 8 (radiomics by 4). 8 GPUs: as 8 CPU ranks, the GPU parts also divided by "
-        "the assumed `gpu_speedup`. Benchmark: per job "
+        "sharded parts divided by 8 (radiomics by 4). 8 GPUs: as 8 CPU ranks, the GPU "
+        "parts also divided by the assumed `gpu_speedup`. Benchmark: per job "
         "epochs x training images / training img/s + (monitor x epochs + evaluated) / "
         "inference img/s; 8 GPUs = the busiest rank when job i runs on rank i % 8.",
     ]
