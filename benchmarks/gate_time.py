@@ -826,6 +826,11 @@ def write_figure(doc: dict, path: Path) -> None:
         if part == "copy_search" or not pts:
             continue
         ax.plot(*zip(*pts, strict=True), "o-", label=part, lw=2.5 if part == "total" else 1.2)
+    for r in doc["runs"]:
+        if r["px"] != 64 and r["mode"] == "shortlist":
+            ax.plot(
+                n_images(r), r["wall_s"], "D", mfc="none", color="k", label=f"total @ {r['px']} px"
+            )
     ax.set(
         xscale="log",
         yscale="log",
