@@ -45,8 +45,9 @@ class GateConfig(Section):
         32,
         ge=1,
         le=100_000,
-        description="Training images per query the shortlist copy search compares "
-        "(top-k by feature distance).",
+        description="k of the shortlist copy search: per query, the top k training images "
+        "by extractor-feature distance united with the top k by NCC of 32x32 thumbnails "
+        "(at most 2k), compared at every shift.",
     )
     radiomics_cache: bool = Field(
         True,
