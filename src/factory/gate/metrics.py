@@ -76,7 +76,11 @@ def fid(real_feats: np.ndarray, fake_feats: np.ndarray) -> float:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     require("FID", len(real_feats), len(fake_feats), MIN_IMAGES["fid"])
-    metric = FrechetInceptionDistance(feature=_Precomputed(real_feats.shape[1]))
+    # sync_on_compute=False: under torch.distributed every rank holds all the features
+    # already; torchmetrics would otherwise sum the ranks' states (n doubled, other value)
+    metric = FrechetInceptionDistance(
+        feature=_Precomputed(real_feats.shape[1]), sync_on_compute=False
+    )
     with one_thread():
         metric.update(torch.from_numpy(np.asarray(real_feats, np.float64)), real=True)
         metric.update(torch.from_numpy(np.asarray(fake_feats, np.float64)), real=False)
@@ -103,7 +107,10 @@ def kid(
     with warnings.catch_warnings():  # "will save all features in buffer": we mean to
         warnings.simplefilter("ignore", UserWarning)
         metric = KernelInceptionDistance(
-            feature=_Precomputed(real_feats.shape[1]), subsets=subsets, subset_size=size
+            feature=_Precomputed(real_feats.shape[1]),
+            subsets=subsets,
+            subset_size=size,
+            sync_on_compute=False,  # as in fid: each rank has every feature
         )
     metric.update(torch.from_numpy(np.asarray(real_feats, np.float64)), real=True)
     metric.update(torch.from_numpy(np.asarray(fake_feats, np.float64)), real=False)
