@@ -233,7 +233,8 @@ from factory.gate.radiomics import RadiomicsCache, image_sha, radiomics_features
 x = np.load(sys.argv[2])
 shas = [image_sha(im) for im in x]
 rank, _ = shard.world()
-cache = RadiomicsCache(sys.argv[1], write=shard.is_main())  # rank 0 alone writes
+root = sys.argv[1] if rank == 0 or sys.argv[3] == "shared" else sys.argv[1] + "-other"
+cache = RadiomicsCache(root, write=shard.is_main())  # rank 0 alone writes
 first = radiomics_features(shas[:3], lambda i: x[i], cache, 1, mapper=shard.map_shards)
 # the same images again (a synthetic copy of a training image): no rank may deal out
 # different misses, whether or not rank 0's files have landed yet
@@ -245,22 +246,31 @@ shard.close()
 """
 
 
-@pytest.mark.slow
-@pytest.mark.multiprocess
-def test_two_processes_share_the_misses_and_rank_0_alone_writes(four, tmp_path) -> None:
-    x, shas, reference = four
+def _two_ranks(tmp_path: Path, x: np.ndarray, disks: str) -> list[tuple[np.ndarray, dict]]:
     np.save(tmp_path / "x.npy", x)
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
-    cmd += ["2", str(script), str(tmp_path / "radiomics"), str(tmp_path / "x.npy")]
+    cmd += ["2", str(script), str(tmp_path / "radiomics"), str(tmp_path / "x.npy"), disks]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    return [
+        (
+            np.load(tmp_path / f"rank-{rank}.npy"),
+            json.loads((tmp_path / f"rank-{rank}.json").read_text()),
+        )
+        for rank in (0, 1)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_two_processes_share_the_misses_and_rank_0_alone_writes(four, tmp_path) -> None:
+    x, shas, reference = four
     expected = np.concatenate([reference[:3], reference[2:]])
-    for rank in (0, 1):
-        assert np.array_equal(np.load(tmp_path / f"rank-{rank}.npy"), expected, equal_nan=True)
-        counts = json.loads((tmp_path / f"rank-{rank}.json").read_text())
+    for rows, counts in _two_ranks(tmp_path, x, "shared"):
+        assert np.array_equal(rows, expected, equal_nan=True)
         assert (counts["hits"], counts["misses"]) == (1, 4)
     cache = RadiomicsCache(tmp_path / "radiomics")
     assert len(list(cache.folder.glob("*/*.npy"))) == 4
@@ -328,3 +338,17 @@ def test_a_rerun_of_the_gate_with_changed_thresholds_computes_no_radiomics(tmp_p
     assert (out / "radiomics" / version_key()).is_dir()
     cold, warm = (d["parts"]["radiomics"]["wall_s"] for d in docs)
     assert warm < cold / 10, (cold, warm)
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+def test_ranks_on_other_disks_deal_out_rank_0_s_misses_and_take_its_rows(four, tmp_path) -> None:
+    """Rank 1 sees an empty folder (another machine): it computes what rank 0 lacks and
+    takes the row rank 0 has, so both deal out the same items and return the same rows."""
+    x, shas, reference = four
+    RadiomicsCache(tmp_path / "radiomics").put(shas[0], reference[0])  # on rank 0's disk only
+    expected = np.concatenate([reference[:3], reference[2:]])
+    for rows, counts in _two_ranks(tmp_path, x, "apart"):
+        assert np.array_equal(rows, expected, equal_nan=True)
+        assert (counts["hits"], counts["misses"]) == (2, 3)  # rank 0's view on both ranks
+    assert not list((tmp_path / "radiomics-other").rglob("*.npy"))  # rank 1 wrote nothing

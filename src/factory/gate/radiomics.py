@@ -249,7 +249,8 @@ def radiomics_features(
     `load(i)`: image i, float [H, W] in [0, 1], called only for images the cache lacks,
     one at a time (at most 2 x workers images are held while a pool computes). Misses are
     computed by a pool of `workers` processes, or by `mapper` (`factory.shard.map_shards`:
-    every rank must see the same cache folder, so that all deal out the same misses),
+    every rank deals out rank 0's misses and takes from rank 0 the rows its own folder
+    lacks, so ranks on several machines need not share a disk),
     stored as they arrive (a killed run keeps what it computed) and counted in
     `cache.misses`; the same sha twice is computed once. Rows may hold NaN (see
     `metrics.frd_from_features`). `shard.map_shards` in a single process would be a
@@ -271,6 +272,8 @@ def radiomics_features(
         if row is not None:
             rows[sha] = row
     todo = [i for sha, i in first.items() if sha not in rows]
+    if mapper is not None:
+        todo = _agree(todo, rows, shas, first)
     cache.misses += len(todo)
     cache.hits += len(shas) - len(todo)
     if todo:
@@ -285,6 +288,29 @@ def radiomics_features(
             "delete the folder (it is rebuilt)"
         )
     return np.stack([rows[sha] for sha in shas])
+
+
+def _agree(
+    todo: list[int], rows: dict[str, np.ndarray], shas: Sequence[str], first: dict[str, int]
+) -> list[int]:
+    """Rank 0's misses on every rank (a collective), and rank 0's rows for the rest.
+
+    Ranks on other machines may see another cache folder (or none): they all compute what
+    rank 0 lacks, and take from rank 0 the rows it has and they lack (`rows` is filled).
+    """
+    from factory import shard
+
+    rank, size = shard.world()
+    if size == 1:
+        return todo
+    todo = shard.share(todo)
+    computed = {shas[i] for i in todo}
+    lacking = [sha for sha in first if sha not in rows and sha not in computed]
+    asked = shard.map_shards(lambda _: lacking, list(range(size)), progress=False)  # r on r
+    needed = sorted({sha for ask in asked for sha in ask})
+    if needed:
+        rows.update(shard.share({sha: rows[sha] for sha in needed} if rank == 0 else None))
+    return todo
 
 
 def _compute(
