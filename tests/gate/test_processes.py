@@ -41,9 +41,11 @@ def without_timings(value: Any) -> Any:
 
 
 def run_gate(tmp_path: Path, samples: Path, manifest: Path, processes: int) -> tuple[Path, str]:
-    """stages/gate.py as dvc runs it, under OMP_NUM_THREADS=1 also for one process: torchrun
-    gives its workers one thread, and FID's BLAS sums are grouped by the thread count (2%
-    of a near-zero FID apart on 2 cores), so the thread count must match, not the ranks."""
+    """stages/gate.py as dvc runs it, under OMP_NUM_THREADS=1 also for one process (torchrun
+    gives its workers one thread): only the number of ranks differs between the runs.
+
+    This test found torchmetrics' FID/KID summing their states over the ranks (2% of a
+    near-zero FID apart; fixed by sync_on_compute=False in factory.gate.metrics)."""
     params = tmp_path / f"params-{processes}.yaml"
     common = {"seed": 0, "image_size": 32}
     params.write_text(yaml.safe_dump({"common": common, "gate": GATE | {"processes": processes}}))
