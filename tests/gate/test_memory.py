@@ -139,6 +139,10 @@ def test_four_times_the_training_images_stay_within_1_2x_peak_memory(sets) -> No
     assert large <= 1.2 * small, f"peak {small:.0f} MB -> {large:.0f} MB with 4x the images"
     # The same measurement of the whole-set gate (training images in memory, one chunk):
     whole_small, whole_large = peak_mb(samples, both, whole=True)
+    print(
+        f"peak MB: streaming {small:.0f} -> {large:.0f}; "
+        f"whole set {whole_small:.0f} -> {whole_large:.0f}"
+    )
     assert whole_large > 1.2 * whole_small, (
         f"the test cannot fail: whole-set peak {whole_small:.0f} -> {whole_large:.0f} MB"
     )

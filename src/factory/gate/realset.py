@@ -55,6 +55,7 @@ class RealSet:
         self._shape = tuple(shape)
         self._rows = np.arange(len(self.labels)) if rows is None else np.asarray(rows)
         self._where = where
+        self._array: np.ndarray | None = None  # set by from_array: images in memory
         if not len(self.labels) == len(self.ids) == len(self._rows):
             raise ValueError("RealSet: labels, ids and rows differ in length")
 
@@ -87,9 +88,8 @@ class RealSet:
         images = np.asarray(images)
         if images.ndim != 3:
             raise ValueError(f"RealSet.from_array: expected [N, H, W], got {images.shape}")
-        pixels = images if images.dtype == np.float32 else images.astype(np.float32)
-        out = cls(labels, ids, shas, pixels.__getitem__, images.shape[1:], None, "in memory")
-        out._array = pixels
+        out = cls(labels, ids, shas, images.__getitem__, images.shape[1:], None, "in memory")
+        out._array = images
         return out
 
     # --- what it is -----------------------------------------------------------------
@@ -106,7 +106,6 @@ class RealSet:
         return self._shape  # type: ignore[return-value]
 
     ndim = 3
-    dtype = np.dtype(np.float32)
 
     def __array__(self, *args, **kwargs):
         raise TypeError(
@@ -132,9 +131,8 @@ class RealSet:
         """Images [len(indices), H, W] float32 of these positions (a slice, ints or a mask)."""
         idx = self._indices(indices)
         rows = self._rows[idx]
-        array = getattr(self, "_array", None)
-        if array is not None:
-            return array[rows]
+        if self._array is not None:
+            return self._array[rows]
         out = np.empty((len(rows), *self._shape), dtype=np.float32)
         for k, r in enumerate(rows):
             image = self._read(int(r))
@@ -171,9 +169,7 @@ class RealSet:
             self._rows[idx],
             self._where,
         )
-        array = getattr(self, "_array", None)
-        if array is not None:
-            out._array = array
+        out._array = self._array
         return out
 
 
