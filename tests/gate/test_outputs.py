@@ -225,3 +225,11 @@ def test_cli_record_mode_on_a_failing_gate_exits_0_with_the_table(computed, tmp_
     assert "fid" in err and "FAIL" in err
     assert json.loads((out / "metrics.json").read_text())["passed"] is False
     assert (out / "accepted.parquet").exists() and (out / "config.json").exists()
+
+
+def test_the_radiomics_folder_dvc_lists_exists_even_when_no_cache_is_kept(passing_output):
+    """dvc.yaml lists outputs/gate/radiomics (persist): with gate.frd off it must still be
+    there, or DVC fails the stage for a missing output."""
+    folder = passing_output / "radiomics"
+    assert folder.is_dir()
+    assert "gate.frd or gate.radiomics_cache is false" in (folder / "README.txt").read_text()

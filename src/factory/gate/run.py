@@ -11,7 +11,8 @@ Outputs under `out_dir`, which the gate owns whole:
 - `config.json`: the resolved config;
 - `radiomics/`: the per-image radiomics cache (`factory.gate.radiomics`), written live
   while the gate runs (an image measured is kept even if the run dies) and carried into
-  the new folder at the swap.
+  the new folder at the swap (a folder holding only README.txt when gate.frd or
+  gate.radiomics_cache is off: dvc.yaml lists it as a persist output).
 
 All the others become visible together or not at all: the whole folder is built under a
 temporary name beside `out_dir` and swapped in (`factory.io.atomic_dir`); a crash at any
@@ -280,14 +281,33 @@ def run_gate(
     document["seconds"] = round(time.perf_counter() - start, 1)
     if not main:
         return result
-    with atomic_dir(out_dir) as folder:
-        for name in KEPT:
-            if (out_dir / name).is_file():
-                (folder / name).write_bytes((out_dir / name).read_bytes())
-        write_outputs(folder, inputs, result, samples, config, document, resolved, parts)
-        if (out_dir / CACHE).is_dir():  # last, so a failed write leaves it where it was
-            (out_dir / CACHE).replace(folder / CACHE)
+    built: Path | None = None  # the new folder, once the cache has been carried into it
+    try:
+        with atomic_dir(out_dir) as folder:
+            for name in KEPT:
+                if (out_dir / name).is_file():
+                    (folder / name).write_bytes((out_dir / name).read_bytes())
+            write_outputs(folder, inputs, result, samples, config, document, resolved, parts)
+            if (out_dir / CACHE).is_dir():  # last, so a failed write leaves it where it was
+                (out_dir / CACHE).replace(folder / CACHE)
+                built = folder
+            else:  # dvc.yaml lists the folder as an output: it must exist, even unused
+                (folder / CACHE).mkdir()
+                (folder / CACHE / "README.txt").write_text(NO_CACHE)
+    except BaseException:
+        # The swap failed after the cache moved into the new folder, and the old folder is
+        # still in place: the cache goes back, so the old outputs stay as they were.
+        moved = built is not None and (built / CACHE).is_dir()
+        if moved and out_dir.is_dir() and not (out_dir / CACHE).exists():
+            (built / CACHE).replace(out_dir / CACHE)
+        raise
     return result
+
+
+NO_CACHE = (
+    "The gate's per-image radiomics cache (factory.gate.radiomics) lives here. It is empty "
+    "because this run kept none: gate.frd or gate.radiomics_cache is false.\n"
+)
 
 
 def failure_table(result: GateResult) -> str:
