@@ -216,6 +216,30 @@ def thumbnail_shortlist(
     return torch.cat(out).numpy() if out else np.zeros((0, k), dtype=np.int64)
 
 
+def _window_norms(ref: torch.Tensor, s: int) -> torch.Tensor:
+    """||window - its mean|| of every reference window, [R, 2s+1, 2s+1] (float64 sums;
+    a constant window gets 1e-12, as `_normalised_rows` clamps it)."""
+    h, w = ref.shape[1:]
+    n = (h - 2 * s) * (w - 2 * s)
+    out = torch.empty(len(ref), 2 * s + 1, 2 * s + 1, dtype=torch.float64)
+    for dy, dx in _shifts(s):
+        win = ref[:, s + dy : h - s + dy, s + dx : w - s + dx].double()
+        s1, s2 = win.sum(dim=(1, 2)), (win * win).sum(dim=(1, 2))
+        out[:, dy + s, dx + s] = (s2 - s1 * s1 / n).clamp_min(0).sqrt().clamp_min(1e-12)
+    return out.float()
+
+
+def _pair_correlations(refs: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """sum(centre * window) of each pair (refs[i], centres[i]) at every shift, [B, 2s+1,
+    2s+1]: one grouped convolution (pair i = group i) instead of cutting 25 window copies
+    per pair (measured on 1 thread: 16x faster at 64 px, 35x at 256 px). A centre has
+    zero mean, so the window's mean need not be subtracted: the NCC is this over the
+    window norm (`_window_norms`)."""
+    from torch.nn import functional as F
+
+    return F.conv2d(refs[None], centres[:, None], groups=len(refs))[0]
+
+
 def shortlist_ncc(
     queries: np.ndarray,
     references,
@@ -243,19 +267,23 @@ def shortlist_ncc(
     bounds = np.searchsorted(pair_t, np.arange(0, len(references) + chunk, chunk))
     spans = [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
 
+    h, w = queries.shape[1:]
+    q_img = q_all.view(nq, h - 2 * s, w - 2 * s)
+    batch = max(1, min(4096, (1 << 24) // (h * w)))  # pairs per conv (~64 MB of images)
+
     def one(span: tuple[int, int]) -> np.ndarray:
         a, b = span
         needed, local = np.unique(pair_t[a:b], return_inverse=True)
         ref = torch.from_numpy(np.ascontiguousarray(references[needed])).float()
+        norms = _window_norms(ref, s)  # [R, 2s+1, 2s+1]
         qs = torch.from_numpy(pair_q[a:b])
         li = torch.from_numpy(local.astype(np.int64))
         best = torch.full((b - a,), -2.0)
-        for dy, dx in _shifts(s):
-            window = _window(ref, s, dy, dx)
-            for p0 in range(0, b - a, chunk):
-                p = slice(p0, p0 + chunk)
-                value = (q_all[qs[p]] * window[li[p]]).sum(dim=1)
-                best[p] = torch.maximum(best[p], value)
+        with one_thread():
+            for p0 in range(0, b - a, batch):
+                p = slice(p0, p0 + batch)
+                value = _pair_correlations(ref[li[p]], q_img[qs[p]]) / norms[li[p]]
+                best[p] = value.flatten(1).amax(dim=1)
         return best.numpy()
 
     values = np.concatenate(
