@@ -9,7 +9,7 @@ test_radiomics.py), the CNN probes (they read at most gate.cnn_max_images traini
 images: bounded by that setting, not by the set), and the metrics on feature matrices.
 
 Images are 256 px, so that the training set is large beside the process's ~700 MB of
-libraries: N_SMALL = 64 images are 16 MB as float32, 4 x N_SMALL = 64 MB, and reading
+libraries: N_SMALL = 192 images are 48 MB as float32, 4 x N_SMALL = 192 MB, and reading
 the whole set at once costs several copies of that (sanity works in float64).
 
 The test can fail: with gate.chunk_images above the set size every part reads the whole
@@ -33,7 +33,7 @@ from factory.io import write_png16
 
 from .conftest import breast_like, write_samples
 
-SIZE, N_SMALL, N_FAKE, N_VAL = 256, 64, 16, 12
+SIZE, N_SMALL, N_FAKE, N_VAL = 256, 192, 16, 12
 CLASSES = ("normal", "abnormal")
 
 SCRIPT = textwrap.dedent(
