@@ -914,20 +914,13 @@ def machine() -> dict:
 
 
 def commit() -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+    """Short HEAD commit, "+dirty" when tracked files differ (factory.provenance's helpers)."""
+    from factory.provenance import git_commit, git_dirty
+
+    sha = git_commit(ROOT)
+    if sha is None:
         return "?"
-    return sha + ("+dirty src" if dirty else "")
+    return sha[:7] + ("+dirty" if git_dirty(ROOT) else "")
 
 
 def sweep(args: argparse.Namespace, doc: dict) -> None:
